@@ -205,7 +205,7 @@ void check_after_step(struct world *w, int dev, bool delivered)
 {
     if (w->failed || dev < 0 || dev >= w->ndev) return;
     struct sdev *d = &w->devs[dev];
-    if (!d->running) return;
+    if (!d->running || simfs_is_frozen(d->fs)) return;   /* dead until reaped */
     check_collapse(d);
     if (delivered) check_guard(d);
 }

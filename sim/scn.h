@@ -28,6 +28,21 @@
  *   `faults`), then statements in file order. A declaration after the first
  *   statement is an error: names must be settled before any line uses them.
  *
+ * Checks at read time (SPEC §4)
+ *   - Devices: declared by an earlier `device` line (≤ SCN_MAX_DEVICES);
+ *     names [A-Za-z0-9_-] ≤ 63 bytes, not server|erp|all|converged|
+ *     orchestrator. Users: named on a `device` line; not row|no|event|write|
+ *     delete|fail|crash|restart|revoke (words that follow `server`).
+ *   - Tables: the `table` lines (SQL-safe identifiers), or the four
+ *     defaults when there are none, plus any added by an earlier `migrate`.
+ *   - Events: ev_name_known(); orch.* only on the server side, the rest
+ *     only on devices. Filter keys must be fields SPEC §1.8 lists for that
+ *     event (a typo would make `no event` pass forever); kind/holder, job,
+ *     mode, winner and status values must be valid spellings.
+ *   - Kinds (kind_parse), strategies (strategy_parse), statuses, jobs,
+ *     config overrides (config_set), fault keys and values.
+ *   - Key=value pairs of one statement have distinct keys.
+ *
  * Timing (SPEC §4 "Timing")
  *   Every top-level statement has a resolved time: (epoch, at_ms). Epoch 0
  *   starts at the scenario start; epoch k > 0 starts at the instant the k-th
@@ -128,7 +143,7 @@ enum scn_kind {
 
 /*
  * Actions. Operand fields of struct scn_stmt each one sets (others are
- * zero/NULL, dev = user = -1):
+ * zero/false/NULL, and dev = user = count = ms = -1):
  *   START RESTART LOGOUT CANCEL_INITIAL OFFLINE ONLINE PARTITION REQUEUE: dev
  *   CRASH          dev, power (`crash D power`)
  *   LOGIN          dev, user (the device's own user when not named)

@@ -14,11 +14,11 @@
 
 const char *const swarm_fault_names[SWARM_FAULT_KINDS] = {
     "loss", "dup", "delay", "partition", "flap", "server_error", "throttle",
-    "crash", "power", "clock", "server_crash", "logout"
+    "crash", "power", "clock", "server_crash", "logout", "disk"
 };
 
 enum { F_LOSS, F_DUP, F_DELAY, F_PARTITION, F_FLAP, F_5XX, F_429, F_CRASH, F_POWER, F_CLOCK,
-       F_SRV_CRASH, F_LOGOUT };
+       F_SRV_CRASH, F_LOGOUT, F_DISK };
 
 void swarm_opts_default(struct swarm_opts *o)
 {
@@ -68,6 +68,7 @@ static void pick_faults(struct rng *r, struct faults *f, unsigned *mask)
     if (*mask & (1u << F_POWER)) f->power = rng_unit(r);
     if (*mask & (1u << F_CLOCK)) { f->clock_jump = rng_unit(r) * 0.03; f->clock_jump_max = rng_range(r, 1000, 3600000); }
     if (*mask & (1u << F_SRV_CRASH)) f->server_crash = rng_unit(r) * 0.01;
+    if (*mask & (1u << F_DISK)) f->disk = rng_unit(r) * 0.03;
 }
 
 int swarm_params(uint64_t seed, const struct swarm_opts *o, struct world_params *p,
@@ -174,10 +175,16 @@ static void do_faults(struct workload *wl, int dev)
     const struct faults *f = &wl->p->faults;
     struct world *w = wl->w;
     if (rng_chance(wl->r, f->crash)) {
-        world_crash(w, dev, rng_chance(wl->r, f->power));
+        bool power = rng_chance(wl->r, f->power);
         wl->restart_at[dev] = world_now(w) + rng_range(wl->r, 100, 120000);
-        return;
+        if (rng_chance(wl->r, 0.5)) {
+            world_crash(w, dev, power);
+            return;
+        }
+        /* Die in the middle of a later transaction, at an exact write. */
+        world_crash_at_write(w, dev, (int)rng_range(wl->r, 0, 40), power);
     }
+    if (rng_chance(wl->r, f->disk)) world_disk_fault(w, dev, (int)rng_below(wl->r, 3));
     if (rng_chance(wl->r, f->partition)) world_partition(w, dev, rng_chance(wl->r, 0.5));
     if (rng_chance(wl->r, f->flap)) {
         struct dev_state st;
@@ -195,7 +202,7 @@ static void tick(struct workload *wl)
 {
     struct world *w = wl->w;
     for (int i = 0; i < wl->p->ndev; i++)
-        if (wl->restart_at[i] >= 0 && world_now(w) >= wl->restart_at[i]) {
+        if (wl->restart_at[i] >= 0 && world_now(w) >= wl->restart_at[i] && !world_dev_running(w, i)) {
             world_restart(w, i);
             wl->restart_at[i] = -1;
         }

@@ -39,7 +39,7 @@ struct swarm_result {
     uint64_t checks[16];       /* invariant checks, by check id */
 };
 
-#define SWARM_FAULT_KINDS 12
+#define SWARM_FAULT_KINDS 13
 extern const char *const swarm_fault_names[SWARM_FAULT_KINDS];
 
 void swarm_opts_default(struct swarm_opts *o);

@@ -22,10 +22,15 @@ static int64_t env_now(void *ctx) { return sdev_wall(ctx); }
 static int64_t env_mono(void *ctx) { return sdev_mono(ctx); }
 static uint64_t env_random(void *ctx) { return rng_next(&((struct sdev *)ctx)->rng); }
 
+/* A process whose storage froze mid-step (a crash at an exact write) is
+ * dead: whatever it still does before the step ends has no effect. */
+static bool dead(const struct sdev *d) { return simfs_is_frozen(d->fs); }
+
 static void env_set_timer(void *ctx, int id, int64_t at)
 {
     struct sdev *d = ctx;
     SS_ASSERT(id >= 0 && id < DT_COUNT);
+    if (dead(d)) return;
     d->tgen[id]++;
     int64_t when = at + d->boot;
     if (when < d->w->now) when = d->w->now;
@@ -80,6 +85,7 @@ static void env_send(void *ctx, const uint8_t *msg, size_t len)
 {
     struct sdev *d = ctx;
     struct world *w = d->w;
+    if (dead(d)) return;
     struct wire_msg m;
     struct wire_err err;
     if (wire_decode(msg, len, &m, &err) == 0) {
@@ -100,6 +106,7 @@ static void env_emit(void *ctx, const struct event *e)
 {
     struct sdev *d = ctx;
     struct world *w = d->w;
+    if (dead(d)) return;
     char buf[512];
     ev_format(e, buf, sizeof buf);
     trace_line(&w->trace, w->now, d->spec.name, "%s", buf);
@@ -130,6 +137,7 @@ static void env_emit(void *ctx, const struct event *e)
 static void env_observe(void *ctx, const struct coord_obs *obs)
 {
     struct sdev *d = ctx;
+    if (dead(d)) return;
     char why[512];
     d->w->check_counts[CK_ORACLE]++;
     if (oracle_check(&d->oracle, obs, why, sizeof why) != 0)
@@ -314,6 +322,8 @@ void world_fail(struct world *w, const char *invariant, const char *fmt, ...)
 
 /* ---- steps ---- */
 
+static void reap(struct world *w);
+
 static void flush_hooks(struct world *w)
 {
     if (!w->hook || w->in_hook) return;
@@ -429,6 +439,7 @@ int world_run_before(struct world *w, int64_t t)
         run_step(w, &s);
         free(s.data);
         flush_hooks(w);
+        reap(w);
     }
     if (!w->failed && t > w->now) w->now = t;
     return w->failed ? -1 : 0;
@@ -448,6 +459,7 @@ static void action_done(struct world *w, int dev)
 {
     if (dev >= 0) check_after_step(w, dev, false);
     flush_hooks(w);
+    reap(w);
 }
 
 static struct sdev *dev_at(struct world *w, int dev)
@@ -524,6 +536,38 @@ int world_crash(struct world *w, int dev, bool power)
     return 0;
 }
 
+/* Devices whose storage froze during the step die now (the crash was at
+ * an exact write, armed by world_crash_at_write). */
+static void reap(struct world *w)
+{
+    for (int i = 0; i < w->ndev; i++) {
+        struct sdev *d = &w->devs[i];
+        if (!d->running || !dead(d)) continue;
+        trace_line(&w->trace, w->now, d->spec.name, "died at a write (%s)", d->power_armed ? "power loss" : "kill");
+        device_down(d);
+        simfs_crash(d->fs, d->power_armed);
+        d->crashed = true;
+        d->incarnation++;
+        d->holding = false;
+    }
+}
+
+void world_crash_at_write(struct world *w, int dev, int nwrites, bool power)
+{
+    struct sdev *d = &w->devs[dev];
+    if (!d->running) return;
+    trace_line(&w->trace, w->now, d->spec.name, "armed crash after %d writes%s", nwrites, power ? " power" : "");
+    d->power_armed = power;
+    simfs_freeze_after_writes(d->fs, nwrites);
+}
+
+void world_disk_fault(struct world *w, int dev, int kind)
+{
+    struct sdev *d = &w->devs[dev];
+    trace_line(&w->trace, w->now, d->spec.name, "disk fault %d", kind);
+    simfs_fail_next(d->fs, (enum simfs_fault)kind, 1);
+}
+
 int world_restart(struct world *w, int dev)
 {
     struct sdev *d = dev_at(w, dev);
@@ -586,7 +630,7 @@ int world_write(struct world *w, int dev, const char *table, const char *id, int
     if (!d->running) return -1;
     trace_line(&w->trace, w->now, d->spec.name, "action write %s %s n=%d", table, id, n);
     int rc = dev_write(d->dev, table, id, n, names, values);
-    if (rc == 0) record_ack(d);
+    if (rc == 0 && !dead(d)) record_ack(d);
     action_done(w, dev);
     return rc;
 }
@@ -597,7 +641,7 @@ int world_delete(struct world *w, int dev, const char *table, const char *id)
     if (!d->running) return -1;
     trace_line(&w->trace, w->now, d->spec.name, "action delete %s %s", table, id);
     int rc = dev_delete(d->dev, table, id);
-    if (rc == 0) record_ack(d);
+    if (rc == 0 && !dead(d)) record_ack(d);
     action_done(w, dev);
     return rc;
 }
@@ -730,7 +774,7 @@ int world_resolve(struct world *w, int dev, const char *table, const char *id, b
     if (!d->running) return -1;
     trace_line(&w->trace, w->now, d->spec.name, "action resolve %s %s %s", table, id, local ? "local" : "remote");
     int rc = dev_resolve(d->dev, table, id, local);
-    if (rc == 0 && local) record_ack(d);
+    if (rc == 0 && local && !dead(d)) record_ack(d);
     action_done(w, dev);
     return rc;
 }

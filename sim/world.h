@@ -90,6 +90,11 @@ int64_t world_next_step(const struct world *w);
 int world_start(struct world *w, int dev);
 int world_crash(struct world *w, int dev, bool power);
 int world_restart(struct world *w, int dev);
+/* The device dies after nwrites more writes to its storage — in the middle
+ * of whatever transaction is running then (a process kill or a power loss). */
+void world_crash_at_write(struct world *w, int dev, int nwrites, bool power);
+/* The next storage operation of that kind fails (enum simfs_fault). */
+void world_disk_fault(struct world *w, int dev, int kind);
 int world_login(struct world *w, int dev, const char *user);   /* NULL: its own user */
 int world_logout(struct world *w, int dev);
 int world_cancel_initial(struct world *w, int dev);

@@ -33,6 +33,7 @@ struct sdev {
     struct env env;
     struct rng rng;
     bool partitioned;
+    bool power_armed;                 /* the armed crash-at-write is a power loss */
     struct oracle oracle;
     int push_reqs, pull_reqs;
     /* checker state, from the event stream */
