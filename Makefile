@@ -63,6 +63,9 @@ asan:
 clean:
 	rm -rf build reports/out
 
+# Feature makefiles (fuzz, live, report, bench): each adds its own targets.
+-include $(sort $(wildcard mk/*.mk))
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The main job: the scenario suite and a swarm, with a report.

@@ -20,5 +20,10 @@ const char *cli_repro(uint64_t seed, const struct swarm_opts *o);
 int cli_determinism(uint64_t seed, const struct swarm_opts *o);
 /* `syncsim swarm …`. */
 int cli_swarm(int argc, char **argv);
+/* `syncsim live …` (cli/live.c), `syncsim shrink …` (cli/shrink.c),
+ * `syncsim report …` (cli/report.c): argv as given to main. */
+int cli_live(int argc, char **argv);
+int cli_shrink(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 #endif

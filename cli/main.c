@@ -24,6 +24,9 @@ static const char usage[] =
     "  swarm --seeds N [--from S] [-j J] [--time-budget T] [--shard i/n] [--report DIR]\n"
     "  scenario FILE... [--junit FILE] [--report DIR] [-v]       scripted scenarios\n"
     "  determinism S                                             run twice, compare trace hashes\n"
+    "  shrink S | shrink FILE.scn                                minimise a failing run into a scenario\n"
+    "  report …                                                  HTML/JSON/JUnit reports\n"
+    "  live server|device …                                      the model as real processes\n"
     "Seeds are decimal or 0x-hex; durations like 90s, 5m, 1h.\n";
 
 int cli_usage_error(const char *fmt, const char *arg)
@@ -171,6 +174,9 @@ int main(int argc, char **argv)
     if (strcmp(c, "swarm") == 0) return cli_swarm(argc, argv);
     if (strcmp(c, "scenario") == 0) return cmd_scenario(argc, argv);
     if (strcmp(c, "determinism") == 0) return cmd_determinism(argc, argv);
+    if (strcmp(c, "live") == 0) return cli_live(argc, argv);
+    if (strcmp(c, "shrink") == 0) return cli_shrink(argc, argv);
+    if (strcmp(c, "report") == 0) return cli_report(argc, argv);
     if (strcmp(c, "-h") == 0 || strcmp(c, "--help") == 0 || strcmp(c, "help") == 0) {
         fputs(usage, stdout);
         return 0;

@@ -585,15 +585,26 @@ static int decide(enum strategy strat, const struct row *cur, const struct push_
 /* SRV-1's rejections, judged before any strategy; t is NULL for an unknown
  * table. A stamp by `server`/`erp` is reserved (SPEC §1.1): a client
  * claiming it could outrank every server write, so it is invalid. */
-static enum reject_reason push_validate(const struct table_decl *t, const struct push_item *it)
+/* A device writes only as itself: the stamp's writer and the op id's
+ * device must be the token's device, or one device could make its writes
+ * look like another's own (never concurrent, §1.6) or take its op ids. */
+static bool writer_is(const struct push_item *it, const char *device)
 {
-    SS_ASSERT(it != NULL);
+    size_t n = strlen(device);
+    return strcmp(it->row.st.by, device) == 0 && strncmp(it->op_id, device, n) == 0
+           && it->op_id[n] == ':';
+}
+
+static enum reject_reason push_validate(const struct table_decl *t, const struct push_item *it,
+                                        const char *device)
+{
+    SS_ASSERT(it != NULL && device != NULL);
     const struct row *r = &it->row;
     if (t == NULL)
         return REJ_INVALID;
     if (t->read_only)
         return REJ_READ_ONLY;
-    if (!id_sane(r->id) || r->st.by[0] == '\0' || by_reserved(r->st.by))
+    if (!id_sane(r->id) || r->st.by[0] == '\0' || by_reserved(r->st.by) || !writer_is(it, device))
         return REJ_INVALID;
     if (r->nfields > ROW_MAX_FIELDS)
         return REJ_INVALID;
@@ -700,7 +711,7 @@ static int push_one(struct srv *s, const struct srv_auth *a, const struct push_i
         have = row_load(s, a->user, t->name, it->row.id, &cur);
     if (have < 0)
         return -1;
-    d.reason = push_validate(t, it);
+    d.reason = push_validate(t, it, a->device);
     if (d.reason != REJ_NONE) {
         d.outcome = PUSH_REJECTED;
     } else if (decide(t->strategy, have ? &cur : NULL, it, a->device, &d) != 0) {

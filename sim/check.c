@@ -179,10 +179,16 @@ void check_server_commit(struct world *w, const char *user, const char *op_id,
     w->check_counts[CK_ONCE]++;
     if (!once_insert(w, op_hash(user, op_id)))
         world_fail(w, "INV-ONCE", "server applied op %s of %s twice", op_id, user);
+    const struct row *before = srvo_row(w->srvo, user, item->row.table, item->row.id);
+    struct stamp prev = before ? before->st : (struct stamp){0};
     enum push_outcome want = srvo_push(w->srvo, user, item);
     if (want != outcome)
-        world_fail(w, "INV-CONVERGE", "server answered %s for op %s (%s/%s); the reference model says %s",
-                   push_outcome_name(outcome), op_id, item->row.table, item->row.id, push_outcome_name(want));
+        world_fail(w, "INV-CONVERGE", "server answered %s for op %s (%s/%s stamp %lld/%s/%llu, base %llu);"
+                   " the reference model says %s (its row: stamp %lld/%s/%llu)",
+                   push_outcome_name(outcome), op_id, item->row.table, item->row.id,
+                   (long long)item->row.st.at, item->row.st.by, (unsigned long long)item->row.st.seq,
+                   (unsigned long long)item->base_seq, push_outcome_name(want),
+                   (long long)prev.at, prev.by, (unsigned long long)prev.seq);
 }
 
 static void check_collapse(struct sdev *d)

@@ -25,6 +25,7 @@ struct scn_outcome {
     uint64_t hash;
     uint64_t events;
     int64_t sim_ms;
+    char tail[8192];          /* failed: the last trace lines, "  | …\n" each */
 };
 
 /* Runs one parsed scenario; trace (may be NULL) gets the full trace. */

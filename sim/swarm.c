@@ -110,6 +110,7 @@ struct workload {
     unsigned mask;
     int64_t restart_at[WORLD_MAX_DEV];   /* crashed devices come back (-1: up) */
     bool migrated;
+    bool hostile;
 };
 
 static const char *pick_table(struct workload *wl)
@@ -207,6 +208,7 @@ static void tick(struct workload *wl)
             wl->restart_at[i] = -1;
         }
     if (!world_server(w) && rng_chance(wl->r, 0.2)) world_server_restart(w);
+    if (wl->hostile && rng_chance(wl->r, 0.1)) world_hostile(w);
     int dev = (int)rng_below(wl->r, (uint64_t)wl->p->ndev);
     if (!world_dev_running(w, dev)) return;
     do_faults(wl, dev);
@@ -239,7 +241,8 @@ int swarm_run(uint64_t seed, const struct swarm_opts *o, struct swarm_result *r,
     p.trace_out = o->trace;
     struct world *w = world_new(&p, err, errlen);
     if (!w) return -1;
-    struct workload wl = { .w = w, .r = world_rng(w, RS_WORKLOAD), .p = world_params(w), .mask = r->fault_mask };
+    struct workload wl = { .w = w, .r = world_rng(w, RS_WORKLOAD), .p = world_params(w), .mask = r->fault_mask,
+                           .hostile = rng_chance(world_rng(w, RS_TOPOLOGY), 0.3) };
     for (int i = 0; i < p.ndev; i++) { wl.restart_at[i] = -1; world_start(w, i); world_login(w, i, NULL); }
     int64_t duration = o->duration_ms > 0 ? o->duration_ms : rng_range(wl.r, 60000, 1800000);
     while (!world_failed(w) && world_now(w) < duration) {

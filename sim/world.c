@@ -824,3 +824,68 @@ void world_check_counts(const struct world *w, const char *const **ids, const ui
     *counts = w->check_counts;
     *n = CK_COUNT;
 }
+
+/* ---- the hostile client (SRV-4, INV-SCOPE) ---- */
+
+static void hostile_send(struct world *w, struct wire_msg *m, const char *what)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (wire_encode(m, &buf, &len) != 0) { free(buf); return; }
+    struct rng *r = &w->rng[RS_FAULTS];
+    if (rng_chance(r, 0.3) && len > 0) buf[rng_below(r, len)] ^= (uint8_t)(1 + rng_below(r, 255));   /* corrupt */
+    if (rng_chance(r, 0.1)) len = (size_t)rng_below(r, len + 1);                                       /* truncate */
+    uint8_t *resp = NULL;
+    size_t rlen = 0;
+    w->check_counts[CK_SCOPE]++;
+    if (srv_handle(w->srv, buf, len, &resp, &rlen) != 0) {
+        world_fail(w, "SRV-4", "server gave no answer to a hostile %s", what);
+    } else {
+        struct wire_msg a;
+        struct wire_err err;
+        if (wire_decode(resp, rlen, &a, &err) != 0)
+            world_fail(w, "SRV-4", "server answered a hostile %s with an undecodable message: %s", what, err.what);
+        else
+            check_response(w, "mallory", &a);
+        wire_msg_free(&a);
+    }
+    free(resp);
+    free(buf);
+}
+
+/* A client that forges tokens and user ids, replays old requests and sends
+ * malformed or oversized messages. It has a real token of its own (user
+ * mallory): whatever it asks, every row it gets back must be mallory's. */
+void world_hostile(struct world *w)
+{
+    w->steps++;
+    if (!w->server_up) return;
+    struct rng *r = &w->rng[RS_FAULTS];
+    static char token[TOKEN_MAX + 1];
+    if (srv_issue_token(w->srv, "mallory", "mallory-dev", token, sizeof token) != 0) return;
+    struct wire_msg m;
+    int kind = (int)rng_below(r, 4);
+    wire_msg_init(&m, kind == 0 ? WIRE_PUSH_REQ : kind == 1 ? WIRE_PULL_REQ : WIRE_PAGE_REQ);
+    m.req_id = rng_next(r);
+    snprintf(m.token, sizeof m.token, "%s", rng_chance(r, 0.3) ? "forged-token" : token);
+    m.cursor = rng_chance(r, 0.5) ? 0 : rng_below(r, 1000);
+    m.limit = (uint32_t)rng_range(r, 0, 2000);
+    snprintf(m.table, sizeof m.table, "%s", w->p.ntables ? w->p.tables[rng_below(r, (uint64_t)w->p.ntables)].name : "orders");
+    if (kind == 0) {
+        m.nitems = 1;
+        m.items = calloc(1, sizeof *m.items);
+        if (m.items) {
+            /* Another user's op id and row id: it must land in mallory's data only. */
+            snprintf(m.items[0].op_id, sizeof m.items[0].op_id, "%s:%d", w->ndev ? w->devs[0].spec.name : "phone",
+                     (int)rng_range(r, 1, 5));
+            row_init(&m.items[0].row, m.table, "r1");
+            struct stamp st = { .at = WORLD_EPOCH_MS + w->now, .seq = 1 };
+            snprintf(st.by, sizeof st.by, "mallory-dev");
+            row_set(&m.items[0].row, "status", "forged", &st);
+            m.items[0].row.st = st;
+        }
+    }
+    trace_line(&w->trace, w->now, "hostile", "request type=%d", (int)m.type);
+    hostile_send(w, &m, "request");
+    wire_msg_free(&m);
+}

@@ -115,6 +115,8 @@ int world_server_crash(struct world *w);
 int world_server_restart(struct world *w);
 int world_server_revoke(struct world *w, int dev);
 int world_requeue(struct world *w, int dev);
+/* A hostile client's request straight to the server (SRV-4, INV-SCOPE). */
+void world_hostile(struct world *w);
 int world_resolve(struct world *w, int dev, const char *table, const char *id, bool local);
 
 /* SPEC §4 quiesce: heal, restart, trigger, run until every started

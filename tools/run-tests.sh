@@ -82,6 +82,22 @@ if [ "${UNIT_ONLY:-0}" != 1 ]; then
   fi
 fi
 
+# Feature suites (fuzz replay, live mode, reports, …): each script in
+# tools/tests.d ends with a line `NAME: N passed, N failed`.
+if [ "${UNIT_ONLY:-0}" != 1 ]; then
+  for s in $(ls tools/tests.d/*.sh 2>/dev/null | sort); do
+    section "$(basename "$s" .sh)"
+    BUILD=$BUILD bash "$s" >"$log/feat.out" 2>&1
+    rc=$?
+    tail -30 "$log/feat.out"
+    line=$(grep -E '([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$log/feat.out" | tail -1)
+    p=$(echo "$line" | sed -n 's/.*\b\([0-9][0-9]*\) passed.*/\1/p'); f=$(echo "$line" | sed -n 's/.*passed, \([0-9]*\) failed.*/\1/p')
+    p=${p:-0} f=${f:-0}
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+    count "$p" "$f"
+  done
+fi
+
 echo
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -652,9 +652,16 @@ static void test_inv_scope_other_user_never_sees_rows(void **state)
     assert_int_equal(r.nrows, 0);
     assert_int_equal(r.table_total, 0);
     wire_msg_free(&r);
-    /* Bob replays alice's op id on alice's row id: a fresh op of his own, a
-     * row of his own, and the ack carries his row, never alice's. */
+    /* Bob replays alice's op id on alice's row id: a device writes only as
+     * itself, so it is rejected, and the ack never carries alice's row. */
     item(&it, "phone:1", "customers", "c1", 0, T0 - 5, "bphone", 1, "mine=bob");
+    push1(f, f->bob, &it, &r);
+    assert_int_equal(r.results[0].outcome, PUSH_REJECTED);
+    assert_int_equal(r.results[0].reason, REJ_INVALID);
+    assert_false(r.results[0].has_row);
+    wire_msg_free(&r);
+    /* His own op id on the same row id: a row of his own, never alice's. */
+    item(&it, "bphone:1", "customers", "c1", 0, T0 - 5, "bphone", 1, "mine=bob");
     push1(f, f->bob, &it, &r);
     assert_int_equal(r.results[0].outcome, PUSH_APPLIED);
     assert_null(row_get(&r.results[0].row, "secret"));
@@ -678,33 +685,39 @@ static void test_inv_scope_other_user_never_sees_rows(void **state)
 static void test_conf1_lww_result_independent_of_arrival_order(void **state)
 {
     struct fx *f = *state;
-    const char *tok[2] = { f->phone, f->bob };
     struct push_item it;
     struct wire_msg r;
+    /* Row o1 gets phone's older write first, o2 gets tablet's newer one first. */
+    static const char *const rows[2] = { "o1", "o2" };
     for (int u = 0; u < 2; u++) {
         for (int k = 0; k < 2; k++) {
-            bool newer = (k == 0) == (u == 1);  /* alice: old, new; bob: new, old */
-            item(&it, newer ? "x:2" : "x:1", "orders", "o1", 0, newer ? T0 + 200 : T0 + 100,
+            bool newer = (k == 0) == (u == 1);
+            char op[32];
+            snprintf(op, sizeof op, "%s:%d", newer ? "tablet" : "phone", 10 + 2 * u + k);
+            item(&it, op, "orders", rows[u], 0, newer ? T0 + 200 : T0 + 100,
                  newer ? "tablet" : "phone", 1, newer ? "qty=9 who=tablet" : "qty=1 who=phone");
-            push1(f, tok[u], &it, &r);
+            push1(f, newer ? f->tablet : f->phone, &it, &r);
             wire_msg_free(&r);
         }
     }
     struct row a, b;
     assert_int_equal(srv_get_row(f->s, "alice", "orders", "o1", &a), 1);
-    assert_int_equal(srv_get_row(f->s, "bob", "orders", "o1", &b), 1);
+    assert_int_equal(srv_get_row(f->s, "alice", "orders", "o2", &b), 1);
     assert_field(&a, "who", "tablet");
     assert_field(&b, "who", "tablet");
     assert_int_equal(stamp_cmp(&a.st, &b.st), 0);
-    assert_true(row_equal(&a, &b, false));
-    /* Bob's older push came second: stale, changes nothing, carries the row. */
-    item(&it, "x:1", "orders", "o1", 0, T0 + 100, "phone", 1, "qty=1");
-    push1(f, f->bob, &it, &r);  /* duplicate: the recorded stale ack */
+    assert_field(&a, "qty", "9");
+    assert_field(&b, "qty", "9");
+    assert_int_equal(a.nfields, b.nfields);
+    /* o2's older push came second: stale, changes nothing, carries the row. */
+    uint64_t seq = srv_user_seq(f->s, "alice");
+    item(&it, "phone:13", "orders", "o2", 0, T0 + 100, "phone", 1, "qty=1 who=phone");
+    push1(f, f->phone, &it, &r);  /* duplicate: the recorded stale ack */
     assert_int_equal(r.results[0].outcome, PUSH_STALE);
     assert_true(r.results[0].has_row);
     assert_field(&r.results[0].row, "who", "tablet");
     assert_int_equal(r.results[0].row.seq, b.seq);
-    assert_int_equal(srv_user_seq(f->s, "bob"), 1);  /* stale took no sequence */
+    assert_int_equal(srv_user_seq(f->s, "alice"), seq);  /* stale took no sequence */
     wire_msg_free(&r);
     row_free(&a);
     row_free(&b);
