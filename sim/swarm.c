@@ -185,8 +185,14 @@ static void do_faults(struct workload *wl, int dev)
         /* Die in the middle of a later transaction, at an exact write. */
         world_crash_at_write(w, dev, (int)rng_range(wl->r, 0, 40), power);
     }
-    if (rng_chance(wl->r, f->disk)) world_disk_fault(w, dev, (int)rng_below(wl->r, 3));
-    if (rng_chance(wl->r, f->partition)) world_partition(w, dev, rng_chance(wl->r, 0.5));
+    if (rng_chance(wl->r, f->disk)) {
+        if (rng_chance(wl->r, 0.2))   /* persistent disk full, until healed */
+            world_disk_capacity(w, dev, rng_chance(wl->r, 0.5) ? 0 : rng_range(wl->r, 20000, 400000));
+        else
+            world_disk_fault(w, dev, (int)rng_below(wl->r, 3));
+    }
+    if (rng_chance(wl->r, f->partition))
+        world_partition_dir(w, dev, rng_chance(wl->r, 0.4) ? 0 : (unsigned)rng_range(wl->r, 1, 3));
     if (rng_chance(wl->r, f->flap)) {
         struct dev_state st;
         dev_get_state(world_device(w, dev), &st);
@@ -243,7 +249,12 @@ int swarm_run(uint64_t seed, const struct swarm_opts *o, struct swarm_result *r,
     if (!w) return -1;
     struct workload wl = { .w = w, .r = world_rng(w, RS_WORKLOAD), .p = world_params(w), .mask = r->fault_mask,
                            .hostile = rng_chance(world_rng(w, RS_TOPOLOGY), 0.3) };
-    for (int i = 0; i < p.ndev; i++) { wl.restart_at[i] = -1; world_start(w, i); world_login(w, i, NULL); }
+    for (int i = 0; i < p.ndev; i++) {
+        wl.restart_at[i] = -1;
+        if (r->fault_mask & (1u << F_CLOCK)) world_set_drift(w, i, rng_range(wl.r, -500, 500));
+        world_start(w, i);
+        world_login(w, i, NULL);
+    }
     int64_t duration = o->duration_ms > 0 ? o->duration_ms : rng_range(wl.r, 60000, 1800000);
     while (!world_failed(w) && world_now(w) < duration) {
         if (world_run_before(w, world_now(w) + rng_range(wl.r, 50, 5000)) != 0) break;

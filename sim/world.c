@@ -13,7 +13,9 @@
 
 int64_t sdev_wall(const struct sdev *d)
 {
-    return WORLD_EPOCH_MS + d->w->now + d->spec.skew_ms + d->clock_offset;
+    /* Drift: the wall clock runs drift_ppm fast (or slow) against true time. */
+    return WORLD_EPOCH_MS + d->w->now + d->w->now * d->drift_ppm / 1000000 + d->spec.skew_ms
+           + d->clock_offset;
 }
 
 int64_t sdev_mono(const struct sdev *d) { return d->w->now - d->boot; }
@@ -59,14 +61,15 @@ static int64_t net_delay(struct world *w)
     return d;
 }
 
-/* Schedules bytes to the server (to_dev < 0 means from device `dev`) or to a
- * device, with loss, duplication and delay drawn from the network stream. */
+/* Schedules bytes between device `dev` and the server (kind says which way),
+ * with loss, duplication and delay drawn from the network stream. */
 static void net_send(struct world *w, enum step_kind kind, int dev, uint32_t inc,
                      const uint8_t *buf, size_t len)
 {
     struct sdev *d = &w->devs[dev];
     const char *dir = kind == SK_TO_SERVER ? "->server" : "->device";
-    if (d->partitioned || rng_chance(&w->rng[RS_NET], w->faults.loss)) {
+    unsigned way = kind == SK_TO_SERVER ? PART_UP : PART_DOWN;
+    if ((d->partitioned & way) || rng_chance(&w->rng[RS_NET], w->faults.loss)) {
         trace_line(&w->trace, w->now, d->spec.name, "net %s lost len=%zu", dir, len);
         return;
     }
@@ -370,7 +373,7 @@ static bool injected_failure(struct world *w, int *status, int64_t *retry_after)
 static void step_to_server(struct world *w, struct step *s)
 {
     struct sdev *d = &w->devs[s->a];
-    if (!w->server_up || d->partitioned) {
+    if (!w->server_up || (d->partitioned & PART_UP)) {
         trace_line(&w->trace, w->now, "server", "drop from %s (%s)", d->spec.name,
                    w->server_up ? "partitioned" : "server down");
         return;
@@ -414,7 +417,7 @@ static void run_step(struct world *w, struct step *s)
         step_to_server(w, s);
         break;
     case SK_TO_DEVICE:
-        if (!d->running || (uint32_t)s->gen != d->incarnation || d->partitioned) {
+        if (!d->running || (uint32_t)s->gen != d->incarnation || (d->partitioned & PART_DOWN)) {
             trace_line(&w->trace, w->now, d->spec.name, "net ->device dropped");
             return;
         }
@@ -531,7 +534,7 @@ int world_crash(struct world *w, int dev, bool power)
     d->crashed = true;
     d->incarnation++;
     d->holding = false;
-    d->partitioned = false;
+    d->partitioned = 0;
     action_done(w, -1);
     return 0;
 }
@@ -668,11 +671,29 @@ int world_set_online(struct world *w, int dev, bool online)
 
 int world_partition(struct world *w, int dev, bool on)
 {
+    return world_partition_dir(w, dev, on ? PART_BOTH : 0);
+}
+
+int world_partition_dir(struct world *w, int dev, unsigned dirs)
+{
     struct sdev *d = dev_at(w, dev);
-    trace_line(&w->trace, w->now, d->spec.name, "action %s", on ? "partition" : "heal");
-    d->partitioned = on;
+    static const char *const names[] = { "heal", "partition up", "partition down", "partition" };
+    trace_line(&w->trace, w->now, d->spec.name, "action %s", names[dirs & PART_BOTH]);
+    d->partitioned = dirs & PART_BOTH;
     action_done(w, -1);
     return 0;
+}
+
+void world_set_drift(struct world *w, int dev, int64_t ppm)
+{
+    SS_ASSERT(ppm > -1000000 && ppm < 1000000);
+    w->devs[dev].drift_ppm = ppm;
+}
+
+void world_disk_capacity(struct world *w, int dev, int64_t bytes)
+{
+    trace_line(&w->trace, w->now, w->devs[dev].spec.name, "disk capacity %lld", (long long)bytes);
+    simfs_set_capacity(w->devs[dev].fs, bytes);
 }
 
 void world_heal(struct world *w, int dev)
@@ -680,7 +701,10 @@ void world_heal(struct world *w, int dev)
     if (dev >= 0) { world_partition(w, dev, false); return; }
     w->steps++;
     trace_line(&w->trace, w->now, "world", "action heal all");
-    for (int i = 0; i < w->ndev; i++) w->devs[i].partitioned = false;
+    for (int i = 0; i < w->ndev; i++) {
+        w->devs[i].partitioned = 0;
+        simfs_set_capacity(w->devs[i].fs, 0);   /* a full disk is a fault too */
+    }
     memset(&w->faults, 0, sizeof w->faults);
     w->faults.delay_min = w->faults.delay_max = 10;
     w->fail_n = 0;

@@ -104,6 +104,14 @@ int world_delete(struct world *w, int dev, const char *table, const char *id);
 int world_trigger(struct world *w, int dev, enum sync_kind kind);
 int world_set_online(struct world *w, int dev, bool online);
 int world_partition(struct world *w, int dev, bool on);
+/* Asymmetric partition: dirs is 1 (device→server dropped), 2 (server→device
+ * dropped), 3 (both) or 0 (healed). */
+int world_partition_dir(struct world *w, int dev, unsigned dirs);
+/* Wall-clock drift of a device, parts per million (SPEC §3). */
+void world_set_drift(struct world *w, int dev, int64_t ppm);
+/* Persistent disk full: the device's storage holds at most bytes (0: no
+ * limit). Healed by heal all. */
+void world_disk_capacity(struct world *w, int dev, int64_t bytes);
 void world_heal(struct world *w, int dev);   /* dev < 0: heal all (faults, server fail) */
 int world_clock_jump(struct world *w, int dev, int64_t delta_ms);
 int world_migrate(struct world *w, int dev, const char *table);

@@ -13,6 +13,7 @@
 #include "world.h"
 
 enum step_kind { SK_TIMER = 1, SK_TO_SERVER, SK_TO_DEVICE };
+enum { PART_UP = 1, PART_DOWN = 2, PART_BOTH = 3 };   /* device→server, server→device */
 
 #define ACKED_MAX 200000
 
@@ -32,7 +33,8 @@ struct sdev {
     uint32_t tgen[DT_COUNT];
     struct env env;
     struct rng rng;
-    bool partitioned;
+    unsigned partitioned;             /* PART_UP | PART_DOWN: directions dropped */
+    int64_t drift_ppm;                /* wall clock drift, parts per million */
     bool power_armed;                 /* the armed crash-at-write is a power loss */
     struct oracle oracle;
     int push_reqs, pull_reqs;
