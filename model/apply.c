@@ -40,36 +40,22 @@ int apply_server_row(struct device *d, const struct row *r, bool from_ack)
     return save_hlc(d, hlc_before);
 }
 
-/* Names of the fields whose values differ, comma-separated (CONF-3). */
-static void diff_fields(const struct row *a, const struct row *b, char *out, size_t n)
-{
-    size_t len = 0;
-    out[0] = 0;
-    const struct row *rows[2] = { a, b };
-    for (int side = 0; side < 2; side++) {
-        const struct row *x = rows[side], *y = rows[1 - side];
-        for (int i = 0; i < x->nfields; i++) {
-            const char *other = row_get(y, x->fields[i].name);
-            if (side == 1 && other) continue;   /* already compared from side 0 */
-            if (other && strcmp(other, x->fields[i].value) == 0) continue;
-            int w = snprintf(out + len, n - len, "%s%s", len ? "," : "", x->fields[i].name);
-            if (w < 0 || (size_t)w >= n - len) return;
-            len += (size_t)w;
-        }
-    }
-}
-
 static int record_conflict(struct device *d, const struct push_item *item,
                            const struct push_result *res, struct event *evs, int cap)
 {
     SS_ASSERT(cap >= 2);
+    /* The version the push met: the server says (it may be gone now that an
+     * applied push replaced it); a replayed ack carries only the row. */
     bool pushed_delete = item->row.deleted;
-    bool server_delete = res->has_row && res->row.deleted;
+    bool server_delete = res->has_prev ? res->prev_deleted : res->has_row && res->row.deleted;
     char type[32], fields[EV_VAL_MAX + 1];
     snprintf(type, sizeof type, "%s/%s", pushed_delete ? "delete" : "update",
              server_delete ? "delete" : "update");
     static const struct row empty;
-    diff_fields(&item->row, res->has_row ? &res->row : &empty, fields, sizeof fields);
+    if (res->has_prev)
+        snprintf(fields, sizeof fields, "%s", res->prev_fields);
+    else
+        row_diff_fields(&item->row, res->has_row ? &res->row : &empty, fields, sizeof fields);
     const char *winner = res->outcome == PUSH_APPLIED ? "local" : "remote";
     bool resolved = res->outcome != PUSH_CONFLICT;   /* manual waits for the app */
     if (store_conflict_add(d->st, &item->row, type, fields, winner, resolved) != 0) return -1;

@@ -176,18 +176,30 @@ static void leave(struct device *d)
     if (d->started) update_status(d);
 }
 
+/* COORD-6/12: the force-released run is a zombie now (its late answers are
+ * fenced) and no holder stays persisted (COORD-7); run_begin persists the
+ * next one if this attempt takes the lock. */
+static void forced_release(struct device *d)
+{
+    if (d->run.active) {
+        d->zombie = d->run;
+        memset(&d->run, 0, sizeof d->run);
+    }
+    store_del(d->st, "holder");
+}
+
 void dev_request(struct device *d, enum sync_kind kind, bool push_only)
 {
     SS_ASSERT(d->started);
     struct coord_inputs in = dev_inputs(d);
-    if (kind == KIND_INITIAL) d->gave_up = false;   /* INIT-3: any initial request ends the give-up */
-    bool was_active = d->run.active;
-    struct coord_result r = coord_acquire(&d->coord, kind, &in);
-    if (r.forced && was_active) {
-        /* COORD-6/12: the old run is a zombie now; its late answers are fenced. */
-        d->zombie = d->run;
-        memset(&d->run, 0, sizeof d->run);
+    if (kind == KIND_INITIAL && d->gave_up) {
+        /* INIT-3: any initial request ends the give-up and starts the
+         * retry schedule again from its first step. */
+        d->gave_up = false;
+        d->init_failures = 0;
     }
+    struct coord_result r = coord_acquire(&d->coord, kind, &in);
+    if (r.forced) forced_release(d);
     if (r.answer == COORD_ACQUIRED) run_begin(d, kind, r.generation, push_only);
 }
 
@@ -467,11 +479,7 @@ static void came_online(struct device *d)
         if (!d->gave_up) dev_request(d, KIND_INITIAL, false);
         return;
     }
-    bool was_active = d->run.active;
-    if (coord_force_if_stale(&d->coord, d->env->mono_ms(d->env->ctx)) && was_active) {
-        d->zombie = d->run;
-        memset(&d->run, 0, sizeof d->run);
-    }
+    if (coord_force_if_stale(&d->coord, d->env->mono_ms(d->env->ctx))) forced_release(d);
     bool had_pending = d->coord.pending;
     dev_poll(d);
     if (!had_pending) dev_request(d, KIND_BACKGROUND, false);   /* RUN-8 */
@@ -547,6 +555,7 @@ int dev_migrate_add_table(struct device *d, const struct table_decl *t)
         run_fence_current(d);
         d->initial_complete = false;
         d->gave_up = false;
+        d->init_failures = 0;
         coord_reset_initial(&d->coord);
         if (d->session) dev_request(d, KIND_INITIAL, false);
     }

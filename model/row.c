@@ -456,3 +456,22 @@ size_t row_format(const struct row *r, char *buf, size_t n)
     SS_ASSERT(len < n);
     return len;
 }
+
+/* Names of the fields whose values differ, comma-separated (CONF-3). */
+void row_diff_fields(const struct row *a, const struct row *b, char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = 0;
+    const struct row *rows[2] = { a, b };
+    for (int side = 0; side < 2; side++) {
+        const struct row *x = rows[side], *y = rows[1 - side];
+        for (int i = 0; i < x->nfields; i++) {
+            const char *other = row_get(y, x->fields[i].name);
+            if (side == 1 && other) continue;   /* already compared from side 0 */
+            if (other && strcmp(other, x->fields[i].value) == 0) continue;
+            int w = snprintf(out + len, n - len, "%s%s", len ? "," : "", x->fields[i].name);
+            if (w < 0 || (size_t)w >= n - len) return;
+            len += (size_t)w;
+        }
+    }
+}

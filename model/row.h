@@ -51,6 +51,10 @@ bool row_equal(const struct row *a, const struct row *b, bool with_stamps);
 int row_encode(const struct row *r, uint8_t **buf, size_t *len, size_t *cap);
 long row_decode(const uint8_t *p, size_t n, struct row *r);
 
+/* Names of the fields whose values differ between a and b, comma-separated
+ * in name order of a then b (CONF-3 `fields`); truncated to n-1 bytes. */
+void row_diff_fields(const struct row *a, const struct row *b, char *out, size_t n);
+
 /* "k=v k=v" of the fields, sorted, for messages and traces. */
 size_t row_format(const struct row *r, char *buf, size_t n);
 

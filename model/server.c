@@ -718,7 +718,18 @@ static int push_one(struct srv *s, const struct srv_auth *a, const struct push_i
         row_free(&cur);
         return srv_fail(s, "push %s: out of memory", it->op_id);
     }
+    /* CONF-3: the version the push met, before an applied push replaces it. */
+    bool conflict = have == 1 && d.outcome != PUSH_REJECTED
+                    && (d.concurrent || d.outcome == PUSH_STALE || d.outcome == PUSH_CONFLICT);
+    bool prev_deleted = conflict && cur.deleted;
+    char prev_fields[sizeof res->prev_fields] = "";
+    if (conflict) row_diff_fields(&it->row, &cur, prev_fields, sizeof prev_fields);
     int rc = push_commit(s, a->user, &d, &cur, have == 1, res);
+    if (rc == 0 && conflict) {
+        res->has_prev = true;
+        res->prev_deleted = prev_deleted;
+        memcpy(res->prev_fields, prev_fields, sizeof prev_fields);
+    }
     row_free(&cur);
     row_free(&d.next);
     *fresh = rc == 0 && res->outcome != PUSH_REJECTED;

@@ -7,7 +7,8 @@
  *   PULL_REQ   str token | u64 cursor | u32 limit
  *   PAGE_REQ   str token | str table | u64 after_seq | u32 limit
  *   PUSH_RESP  u16 status | u16 n | n × (str op_id | u8 outcome |
- *              u8 flags (1 concurrent, 2 has_row) | u8 reason | [row])
+ *              u8 flags (1 concurrent, 2 has_row, 4 has_prev) | u8 reason |
+ *              [u8 prev_deleted | str prev_fields] | [row])
  *   PULL_RESP  u16 status | u16 n | n × row | u8 has_more | i64 server_time |
  *              u64 server_seq
  *   PAGE_RESP  as PULL_RESP, then u64 table_total
@@ -32,6 +33,7 @@
 #define WIRE_RESULT_MIN 6u
 #define WIRE_FLAG_CONCURRENT 0x01u
 #define WIRE_FLAG_HAS_ROW 0x02u
+#define WIRE_FLAG_HAS_PREV 0x04u
 #define WIRE_TEXT_MAX (sizeof(((struct wire_msg *)0)->text) - 1)
 
 const char *push_outcome_name(enum push_outcome o)
@@ -180,8 +182,13 @@ static void enc_push_resp(struct wenc *e, const struct wire_msg *m)
         w_str(e, r->op_id, OP_ID_MAX);
         w_uint(e, (uint64_t)r->outcome, 1);
         w_uint(e, (r->concurrent ? WIRE_FLAG_CONCURRENT : 0u) |
-                      (r->has_row ? WIRE_FLAG_HAS_ROW : 0u), 1);
+                      (r->has_row ? WIRE_FLAG_HAS_ROW : 0u) |
+                      (r->has_prev ? WIRE_FLAG_HAS_PREV : 0u), 1);
         w_uint(e, (uint64_t)r->reason, 1);
+        if (r->has_prev) {
+            w_uint(e, r->prev_deleted ? 1u : 0u, 1);
+            w_str(e, r->prev_fields, sizeof r->prev_fields - 1);
+        }
         if (r->has_row)
             w_row(e, &r->row);
     }
@@ -417,15 +424,24 @@ static void dec_result(struct wdec *d, struct push_result *r)
     snprintf(found, sizeof found, "%u/%u/%u", (unsigned)outcome, (unsigned)flags,
              (unsigned)reason);
     if (outcome > PUSH_REJECTED || reason > REJ_TOO_LARGE ||
-        (flags & ~(uint64_t)(WIRE_FLAG_CONCURRENT | WIRE_FLAG_HAS_ROW)) != 0)
-        fail(d, at, "outcome 0..3, flags 0..3 and reason 0..3", found);
+        (flags & ~(uint64_t)(WIRE_FLAG_CONCURRENT | WIRE_FLAG_HAS_ROW | WIRE_FLAG_HAS_PREV)) != 0)
+        fail(d, at, "outcome 0..3, flags 0..7 and reason 0..3", found);
     if (d->failed)
         return;
     r->outcome = (enum push_outcome)outcome;
     r->reason = (enum reject_reason)reason;
     r->concurrent = (flags & WIRE_FLAG_CONCURRENT) != 0;
     r->has_row = (flags & WIRE_FLAG_HAS_ROW) != 0;
-    if (r->has_row)
+    r->has_prev = (flags & WIRE_FLAG_HAS_PREV) != 0;
+    if (r->has_prev) {
+        size_t pat = d->off;
+        uint64_t del = r_uint(d, 1, "prev_deleted");
+        if (del > 1)
+            fail(d, pat, "prev_deleted 0 or 1", "more");
+        r->prev_deleted = del == 1;
+        r_str(d, r->prev_fields, 0, sizeof r->prev_fields - 1, "prev fields");
+    }
+    if (r->has_row && !d->failed)
         r_row(d, &r->row, "result row");
 }
 

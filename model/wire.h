@@ -62,6 +62,11 @@ struct push_result {
     enum reject_reason reason;
     bool has_row;                 /* CONF-5: the server's current row + seq */
     struct row row;
+    /* CONF-3: the version the push met, when it was a conflict (concurrent or
+     * stale) — an applied push replaced it, so `row` no longer shows it. */
+    bool has_prev;
+    bool prev_deleted;
+    char prev_fields[96];         /* fields whose values differ from the push */
 };
 
 struct wire_msg {
