@@ -379,9 +379,12 @@ static int build_write(struct device *d, struct row *r, const struct stamp *stp,
     return 0;
 }
 
-/* One SQLite transaction: the row and its outbox item (INV-DURABLE). */
+/* One SQLite transaction: the row and its outbox item (INV-DURABLE) and,
+ * for `resolve … local`, the conflicts it resolves (so a crash never leaves
+ * the write without its resolution, or the other way round). */
 int dev_local_write(struct device *d, const char *table, const char *id, int n,
-                    const char *const *names, const char *const *values, bool del)
+                    const char *const *names, const char *const *values, bool del,
+                    bool resolves)
 {
     struct row r = {0};
     uint64_t base = 0;
@@ -404,6 +407,7 @@ int dev_local_write(struct device *d, const char *table, const char *id, int n,
     if (store_put_row(d->st, &r, base) || store_outbox_append(d->st, op_id, &r, base)
         || store_set_int(d->st, "op_seq", (int64_t)stp.seq)
         || (d->cfg->clock == CLOCK_HLC && store_set_int(d->st, "hlc", d->hlc))
+        || (resolves && store_conflict_resolve(d->st, table, id, "local"))
         || store_commit(d->st))
         goto fail;
     row_free(&r);
@@ -445,7 +449,7 @@ static int app_write(struct device *d, const char *table, const char *id, int n,
     enter(d);
     int rc = check_write(d, table, id);
     if (rc == 0 && n > ROW_HARD_FIELDS) rc = refused(d, "invalid");
-    if (rc == 0) rc = dev_local_write(d, table, id, n, names, values, del);
+    if (rc == 0) rc = dev_local_write(d, table, id, n, names, values, del, false);
     if (rc == 0) debounce(d);
     leave(d);
     return rc;
@@ -599,7 +603,7 @@ static int resolve_local(struct device *d, const char *table, const char *id)
             if (j < ROW_HARD_FIELDS) values[j] = c->fields[f].value;
         }
     }
-    int rc = dev_local_write(d, table, id, k, names, values, del);
+    int rc = dev_local_write(d, table, id, k, names, values, del, true);
     for (int i = 0; i < n; i++) row_free(&open[i]);
     return rc;
 }
@@ -612,7 +616,7 @@ int dev_resolve(struct device *d, const char *table, const char *id, bool take_l
     int rc = take_local ? resolve_local(d, table, id) : 0;
     if (rc == 0) {
         const char *winner = take_local ? "local" : "remote";
-        if (store_conflict_resolve(d->st, table, id, winner) != 0) rc = DEV_ESTORAGE;
+        if (!take_local && store_conflict_resolve(d->st, table, id, winner) != 0) rc = DEV_ESTORAGE;
         struct event e;
         ev_init(&e, "conflict.resolved");
         ev_str(&e, "table", table);

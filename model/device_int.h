@@ -91,7 +91,8 @@ int dev_refresh_counts(struct device *d);
 int64_t dev_stamp_clock(struct device *d);
 void dev_hlc_seen(struct device *d, int64_t at);
 int dev_local_write(struct device *d, const char *table, const char *id, int n,
-                    const char *const *names, const char *const *values, bool del);
+                    const char *const *names, const char *const *values, bool del,
+                    bool resolves);
 const struct store_table *dev_table(struct device *d, const char *name);
 
 /* run.c */
