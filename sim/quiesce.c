@@ -248,6 +248,8 @@ int world_check_converged(struct world *w, char *why, size_t n)
 {
     w->check_counts[CK_CONVERGE]++;
     if (!w->server_up) { snprintf(why, n, "server is down"); return 1; }
+    for (int i = 0; i < w->ndev; i++) check_durable(&w->devs[i]);   /* INV-DURABLE at the end too */
+    if (w->failed) { snprintf(why, n, "%s", w->failure); return 1; }
     for (int i = 0; i < w->ndev; i++) {
         struct sdev *d = &w->devs[i];
         if (!wants_sync(d)) continue;

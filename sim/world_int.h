@@ -35,6 +35,7 @@ struct sdev {
     struct rng rng;
     unsigned partitioned;             /* PART_UP | PART_DOWN: directions dropped */
     int64_t drift_ppm;                /* wall clock drift, parts per million */
+    bool disk_faulted;                /* a storage fault since the last start */
     bool power_armed;                 /* the armed crash-at-write is a power loss */
     struct oracle oracle;
     int push_reqs, pull_reqs;
