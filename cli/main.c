@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "scn_run.h"
@@ -71,6 +72,10 @@ static int parse_run_opts(int argc, char **argv, int i, struct swarm_opts *o, co
         if (!v) return cli_usage_error("option %s needs a value", a);
         i++;
         if (strcmp(a, "--trace") == 0) *trace = v;
+        else if (strcmp(a, "--dump-db") == 0) {
+            if (mkdir(v, 0777) != 0 && errno != EEXIST) return cli_usage_error("--dump-db: cannot create %s", v);
+            o->dump_db = v;
+        }
         else if (strcmp(a, "--devices") == 0) {
             if (cli_parse_int(v, 1, 4, &n)) return cli_usage_error("--devices: expected 1..4, found '%s'", v);
             o->devices = (int)n;
@@ -152,6 +157,7 @@ static int cmd_scenario(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o.verbose = true;
+        else if (strcmp(a, "--dump-db") == 0 && i + 1 < argc) o.dump_db = argv[++i];
         else if (strcmp(a, "--junit") == 0 || strcmp(a, "--report") == 0) {
             if (i + 1 >= argc) { free(files); return cli_usage_error("option %s needs a value", a); }
             if (a[2] == 'j') o.junit = argv[++i]; else o.report_dir = argv[++i];

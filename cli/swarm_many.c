@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "world_int.h"   /* check_names: the ids of swarm_result.checks */
 
 #define MAX_WORKERS 64
 
@@ -225,6 +226,9 @@ static void write_report(const struct swarm_cfg *c, const struct tally *t, doubl
             t->sim_ms / 1000.0 / wall);
     for (int k = 0; k < SWARM_FAULT_KINDS; k++)
         fprintf(f, "%s\"%s\": %ld", k ? ", " : "", swarm_fault_names[k], t->fault_hist[k]);
+    fprintf(f, "},\n  \"time_budget_s\": %.0f,\n  \"checks\": {", c->budget_s);
+    for (int k = 0; k < CK_COUNT && k < 16; k++)
+        fprintf(f, "%s\"%s\": %llu", k ? ", " : "", check_names[k], (unsigned long long)t->checks[k]);
     fprintf(f, "},\n  \"failures\": [");
     for (int i = 0; i < t->nfail_lines; i++) {
         fprintf(f, "%s\n    \"", i ? "," : "");
@@ -238,6 +242,9 @@ static void write_report(const struct swarm_cfg *c, const struct tally *t, doubl
     fprintf(f, "\n  ]\n}\n");
     fclose(f);
     printf("report: %s\n", path);
+    /* swarm.html, swarm-summary.json and a page per failing seed (cli/report.c) */
+    char *argv[] = { "syncsim", "report", "swarm", (char *)c->report, NULL };
+    cli_report(4, argv);
 }
 
 int cli_swarm(int argc, char **argv)

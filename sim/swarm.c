@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dumpdb.h"
+
 const char *const swarm_fault_names[SWARM_FAULT_KINDS] = {
     "loss", "dup", "delay", "partition", "flap", "server_error", "throttle",
     "crash", "power", "clock", "server_crash", "logout", "disk"
@@ -266,6 +268,12 @@ int swarm_run(uint64_t seed, const struct swarm_opts *o, struct swarm_result *r,
         world_fail(w, "INV-CONVERGE", "%s", why);
     fill_result(w, r);
     if (!r->ok && tail_out) trace_print_tail(world_trace(w), tail_out, 20, "  | ");
+    if (o->dump_db) {
+        char derr[256];
+        int nd = world_dump_dbs(w, o->dump_db, derr, sizeof derr);
+        if (nd < 0) fprintf(stderr, "syncsim: dump-db: %s\n", derr);
+        else if (tail_out) fprintf(tail_out, "dump-db: %d databases in %s\n", nd, o->dump_db);
+    }
     world_free(w);
     return 0;
 }

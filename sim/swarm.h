@@ -24,6 +24,7 @@ struct swarm_opts {
     const char *config[16];    /* key=value overrides */
     int nconfig;
     FILE *trace;               /* full trace (replay --trace / --verbose) */
+    const char *dump_db;       /* --dump-db DIR: the databases at the end (= the failure point) */
 };
 
 struct swarm_result {

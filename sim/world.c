@@ -650,7 +650,16 @@ int world_write(struct world *w, int dev, const char *table, const char *id, int
 {
     struct sdev *d = dev_at(w, dev);
     if (!d->running) return -1;
-    trace_line(&w->trace, w->now, d->spec.name, "action write %s %s n=%d", table, id, n);
+    char kvs[TRACE_LINE_MAX / 2];
+    size_t kl = 0;
+    kvs[0] = 0;
+    for (int i = 0; i < n && kl + 1 < sizeof kvs; i++) {
+        int k = snprintf(kvs + kl, sizeof kvs - kl, " %s=%s", names[i], values[i]);
+        if (k < 0 || (size_t)k >= sizeof kvs - kl) { kvs[kl] = 0; break; }
+        kl += (size_t)k;
+    }
+    /* the values let `syncsim shrink SEED` replay the write as a statement */
+    trace_line(&w->trace, w->now, d->spec.name, "action write %s %s n=%d%s", table, id, n, kvs);
     int rc = dev_write(d->dev, table, id, n, names, values);
     if (rc == 0 && !dead(d)) record_ack(d);
     action_done(w, dev);
@@ -765,7 +774,16 @@ int world_server_write(struct world *w, const char *user, const char *table, con
 {
     w->steps++;
     if (!w->server_up) return -1;
-    trace_line(&w->trace, w->now, "server", "action %s %s %s %s", by, del ? "delete" : "write", table, id);
+    char kvs[TRACE_LINE_MAX / 2];
+    size_t kl = 0;
+    kvs[0] = 0;
+    for (int i = 0; i < n && !del && kl + 1 < sizeof kvs; i++) {
+        int k = snprintf(kvs + kl, sizeof kvs - kl, " %s=%s", names[i], values[i]);
+        if (k < 0 || (size_t)k >= sizeof kvs - kl) { kvs[kl] = 0; break; }
+        kl += (size_t)k;
+    }
+    trace_line(&w->trace, w->now, "server", "action %s %s %s %s user=%s%s", by, del ? "delete" : "write",
+               table, id, user, kvs);
     int rc = srv_write(w->srv, user, table, id, n, names, values, del, by);
     action_done(w, -1);
     return rc;
