@@ -397,10 +397,11 @@ int dev_local_write(struct device *d, const char *table, const char *id, int n,
     snprintf(stp.by, sizeof stp.by, "%s", d->name);
     if (build_write(d, &r, &stp, n, names, values, del) != 0) { store_rollback(d->st); row_free(&r); d->hlc = hlc_before; return DEV_EINVAL; }
     if (r.nfields > ROW_MAX_FIELDS || row_bytes(&r) > ROW_MAX_BYTES) {
+        const char *why = r.nfields > ROW_MAX_FIELDS ? "invalid" : "too_large";   /* §1.1 */
         store_rollback(d->st);
         row_free(&r);
         d->hlc = hlc_before;
-        return refused(d, r.nfields > ROW_MAX_FIELDS ? "invalid" : "too_large");
+        return refused(d, why);
     }
     char op_id[OP_ID_MAX + 1];
     snprintf(op_id, sizeof op_id, "%s:%llu", d->name, (unsigned long long)stp.seq);

@@ -113,7 +113,10 @@ static void run_fail(struct device *d, const char *reason, int64_t retry_after)
     SS_ASSERT(d->run.active);
     enum sync_kind kind = d->run.kind;
     d->last_failed = true;
-    if (kind == KIND_INITIAL) {
+    if (kind == KIND_INITIAL && strcmp(reason, "breaker") == 0) {
+        /* RUN-5: no request was sent, so no attempt: retry when it half-opens. */
+        set_retry(d, KIND_INITIAL, retry_after);
+    } else if (kind == KIND_INITIAL) {
         initial_failed(d);
     } else {
         d->fail_streak++;

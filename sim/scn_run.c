@@ -26,12 +26,12 @@
  *     instant: the delayed one runs first (it was scheduled earlier).
  *   - A delayed `on` statement falling inside a `quiesce` runs when the
  *     quiesce ends (the quiesce owns the clock); the trace marks it late.
- *   - Per-step fault kinds of `faults` (crash, power, partition, flap,
- *     clock_jump, server_crash; downtime) are played by a fault ticker here,
- *     as the swarm workload does, until `heal all` or `quiesce`. Network and
- *     server keys (loss, dup, delay, server_error, throttle) go to the world.
- *     `clock_skew=D` adds a seeded skew in [-D, D] to every device. `disk` is
- *     accepted but not injected (the world has no disk faults yet).
+ *   - Per-step fault kinds of `faults` (crash, power, disk, partition,
+ *     flap, clock_jump, server_crash; downtime) are played by a fault ticker
+ *     here, as the swarm workload does, until `heal all` or `quiesce`.
+ *     Network and server keys (loss, dup, delay, server_error, throttle) go
+ *     to the world. `clock_skew=D` adds a seeded skew in [-D, D] to every
+ *     device.
  *   - Orchestrator statements fail the scenario up front: "not supported
  *     yet: orchestrator (issue 8)".
  */
@@ -44,6 +44,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "report.h"
+#include "dumpdb.h"
 #include "swarm.h"
 #include "world.h"
 
@@ -80,6 +82,7 @@ struct ticker {
     int64_t down_lo, down_hi;
     int64_t restart_at[WORLD_MAX_DEV]; /* crashed by the ticker: back then (-1) */
     bool server_down;                  /* the ticker crashed the server */
+    bool drift;                        /* `faults swarm` chose clock faults: drift too */
 };
 
 struct runner {
@@ -116,14 +119,21 @@ static void put(char *buf, size_t n, size_t *len, const char *fmt, ...)
     *len = *len + (size_t)k >= n ? n - 1 : *len + (size_t)k;
 }
 
+/* " k=v…"; long values are cut (a 4 KiB value would flood the trace). */
 static void put_kvs(char *buf, size_t n, size_t *len, const struct scn_kv *kv, int nkv)
 {
-    for (int i = 0; i < nkv; i++) put(buf, n, len, " %s=%s", kv[i].key, kv[i].val);
+    enum { CUT = 40 };
+    for (int i = 0; i < nkv; i++) {
+        size_t vl = strlen(kv[i].val);
+        if (vl <= CUT) put(buf, n, len, " %s=%s", kv[i].key, kv[i].val);
+        else put(buf, n, len, " %s=%.*s…(%zu bytes)", kv[i].key, CUT, kv[i].val, vl);
+    }
 }
 
 static void rtrace(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void rtrace(struct runner *r, const char *fmt, ...)
 {
+    SS_ASSERT(r && r->w && fmt);
     char line[TRACE_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -137,6 +147,8 @@ static void rtrace(struct runner *r, const char *fmt, ...)
 static void fail(struct runner *r, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct runner *r, int line, const char *fmt, ...)
 {
+    SS_ASSERT(r && r->out && fmt);
+    SS_ASSERT(line >= 0);
     if (r->stop) return;   /* the first failure is the one that matters */
     char what[900];
     va_list ap;
@@ -170,6 +182,8 @@ static void faults_none(struct faults *f)
 /* Maps one `faults` key (scn.h lists them) onto the profile. */
 static void fault_key(const struct scn_fault *k, struct faults *f, struct ticker *tk)
 {
+    SS_ASSERT(k && k->key && f && tk);
+    SS_ASSERT(k->p >= 0.0 && k->p <= 1.0 && k->lo_ms <= k->hi_ms);
     const char *key = k->key;
     if (!strcmp(key, "loss")) f->loss = k->p;
     else if (!strcmp(key, "dup")) f->dup = k->p;
@@ -182,13 +196,15 @@ static void fault_key(const struct scn_fault *k, struct faults *f, struct ticker
     else if (!strcmp(key, "crash")) f->crash = k->p;
     else if (!strcmp(key, "power")) f->power = k->p;
     else if (!strcmp(key, "clock_jump")) { f->clock_jump = k->p; f->clock_jump_max = RUN_CLOCK_JUMP_MAX_MS; }
-    else if (!strcmp(key, "disk")) f->disk = k->p;
+    else if (!strcmp(key, "disk")) f->disk = k->p;   /* played by the ticker */
     else if (!strcmp(key, "downtime")) { tk->down_lo = k->lo_ms; tk->down_hi = k->hi_ms; }
     /* clock_skew is applied to the devices (build_params). */
 }
 
 static int build_faults(const struct scn *s, struct faults *f, struct ticker *tk, char *err, size_t n)
 {
+    SS_ASSERT(s && f && tk);
+    SS_ASSERT(s->nfaults >= 0 && s->nfaults <= SCN_MAX_FAULTS);
     faults_none(f);
     tk->down_lo = RUN_DOWNTIME_MIN_MS;
     tk->down_hi = RUN_DOWNTIME_MAX_MS;
@@ -203,6 +219,8 @@ static int build_faults(const struct scn *s, struct faults *f, struct ticker *tk
         o.faults = 1;
         if (swarm_params(s->seed, &o, &sp, &mask, err, n) != 0) return -1;
         *f = sp.faults;
+        for (int k = 0; k < SWARM_FAULT_KINDS; k++)
+            if ((mask & (1u << k)) && strcmp(swarm_fault_names[k], "clock") == 0) tk->drift = true;
     }
     tk->f = *f;
     return 0;
@@ -247,11 +265,14 @@ static void ticker_init(struct runner *r)
 {
     struct ticker *tk = &r->tk;
     const struct faults *f = &tk->f;
+    SS_ASSERT(r->w && tk->down_lo <= tk->down_hi);
     for (int i = 0; i < WORLD_MAX_DEV; i++) tk->restart_at[i] = -1;
     tk->on = f->crash > 0 || f->partition > 0 || f->flap > 0 || f->clock_jump > 0
-             || f->server_crash > 0;
-    tk->next = tk->on ? rng_range(world_rng(r->w, RS_WORKLOAD), RUN_TICK_MIN_MS, RUN_TICK_MAX_MS)
-                      : INT64_MAX;
+             || f->server_crash > 0 || f->disk > 0;
+    struct rng *g = world_rng(r->w, RS_WORKLOAD);
+    for (int i = 0; tk->drift && i < r->s->ndevices; i++)   /* as swarm_run does */
+        world_set_drift(r->w, i, rng_range(g, -500, 500));
+    tk->next = tk->on ? rng_range(g, RUN_TICK_MIN_MS, RUN_TICK_MAX_MS) : INT64_MAX;
 }
 
 static int64_t ticker_next(const struct runner *r)
@@ -268,17 +289,29 @@ static void ticker_off(struct runner *r)
     r->tk.next = INT64_MAX;
 }
 
-/* One device's per-step faults, as swarm.c's do_faults. */
+/* One device's per-step faults, as swarm.c's do_faults: a kill or power
+ * loss now or at an exact later storage write (mid-transaction), disk
+ * errors or a full disk, asymmetric partitions, flaps and clock jumps. */
 static void tick_device(struct runner *r, struct rng *g, int dev)
 {
     struct world *w = r->w;
     const struct faults *f = &r->tk.f;
+    SS_ASSERT(dev >= 0 && dev < r->s->ndevices);
+    SS_ASSERT(world_dev_running(w, dev));
     if (rng_chance(g, f->crash)) {
-        world_crash(w, dev, rng_chance(g, f->power));
+        bool power = rng_chance(g, f->power);
         r->tk.restart_at[dev] = world_now(w) + rng_range(g, r->tk.down_lo, r->tk.down_hi);
-        return;
+        if (rng_chance(g, 0.5)) { world_crash(w, dev, power); return; }
+        world_crash_at_write(w, dev, (int)rng_range(g, 0, 40), power);
     }
-    if (rng_chance(g, f->partition)) world_partition(w, dev, rng_chance(g, 0.5));
+    if (rng_chance(g, f->disk)) {
+        if (rng_chance(g, 0.2))   /* persistent disk full, until `heal all` */
+            world_disk_capacity(w, dev, rng_chance(g, 0.5) ? 0 : rng_range(g, 20000, 400000));
+        else
+            world_disk_fault(w, dev, (int)rng_below(g, 3));
+    }
+    if (rng_chance(g, f->partition))
+        world_partition_dir(w, dev, rng_chance(g, 0.4) ? 0 : (unsigned)rng_range(g, 1, 3));
     if (rng_chance(g, f->flap)) {
         struct dev_state st;
         dev_get_state(world_device(w, dev), &st);
@@ -288,16 +321,28 @@ static void tick_device(struct runner *r, struct rng *g, int dev)
         world_clock_jump(w, dev, rng_range(g, -f->clock_jump_max, f->clock_jump_max));
 }
 
+/* Ticker-crashed devices come back after their downtime; one armed to die
+ * at a later write that has not died yet is looked at again later. */
+static void tick_restarts(struct runner *r, int64_t now)
+{
+    for (int i = 0; i < r->s->ndevices; i++) {
+        if (r->tk.restart_at[i] < 0 || r->tk.restart_at[i] > now) continue;
+        if (world_dev_running(r->w, i)) {
+            r->tk.restart_at[i] = now + RUN_TICK_MAX_MS;
+            continue;
+        }
+        r->tk.restart_at[i] = -1;
+        world_restart(r->w, i);
+    }
+}
+
 static void tick(struct runner *r)
 {
     struct world *w = r->w;
     struct rng *g = world_rng(w, RS_WORKLOAD);
     int64_t now = world_now(w);
-    for (int i = 0; i < r->s->ndevices; i++) {
-        if (r->tk.restart_at[i] < 0 || r->tk.restart_at[i] > now) continue;
-        r->tk.restart_at[i] = -1;
-        world_restart(w, i);
-    }
+    SS_ASSERT(g && r->s->ndevices <= WORLD_MAX_DEV);
+    tick_restarts(r, now);
     if (!r->tk.on || r->tk.next > now || r->s->ndevices == 0) return;
     r->tk.next = now + rng_range(g, RUN_TICK_MIN_MS, RUN_TICK_MAX_MS);
     int dev = (int)rng_below(g, (uint64_t)r->s->ndevices);
@@ -319,6 +364,7 @@ static int write_row(struct runner *r, const struct scn_stmt *st, bool server)
         names[i] = st->kv[i].key;
         values[i] = st->kv[i].val;
     }
+    SS_ASSERT(st->table && st->id);
     if (server)
         return world_server_write(r->w, r->s->users[st->user], st->table, st->id, st->nkv,
                                   names, values, false, "server");
@@ -429,6 +475,7 @@ static void fmt_action(const struct runner *r, const struct scn_stmt *st, char *
 static void run_action(struct runner *r, const struct scn_stmt *st)
 {
     SS_ASSERT(st->kind == SCN_ACTION && (int)st->action >= 0 && st->action < SCN_A_COUNT);
+    SS_ASSERT(st->dev < r->s->ndevices && st->user < r->s->nusers);
     char text[RUN_TEXT_MAX];
     fmt_action(r, st, text, sizeof text);
     act_fn fn = act_table[st->action];
@@ -436,7 +483,8 @@ static void run_action(struct runner *r, const struct scn_stmt *st)
     rtrace(r, "line %d: %s", st->line, text);
     int rc = fn(r, st);
     /* SPEC §4: a refused action is an event, not a scenario error. */
-    if (rc != 0 && !halted(r)) rtrace(r, "line %d: %s refused rc=%d", st->line, text, rc);
+    if (rc != 0 && !halted(r))
+        rtrace(r, "line %d: %s refused rc=%d", st->line, scn_action_name(st->action), rc);
 }
 
 /* -------------------------------------------------------- expectations */
@@ -488,6 +536,8 @@ static bool e_initial(struct runner *r, const struct scn_stmt *st, char *actual,
 
 static bool e_count(struct runner *r, const struct scn_stmt *st, char *actual, size_t n)
 {
+    SS_ASSERT(st->expect == SCN_E_OUTBOX || st->expect == SCN_E_DEADLETTER || st->expect == SCN_E_CONFLICTS);
+    SS_ASSERT(st->n >= 0);
     struct dev_state ds;
     if (!dev_state(r, st->dev, &ds, actual, n)) return false;
     int v = st->expect == SCN_E_OUTBOX ? ds.outbox
@@ -517,6 +567,8 @@ static void fmt_row(const struct row *row, int found, char *actual, size_t n)
  * without it the row must be live (see the header comment). */
 static bool row_matches(const struct row *row, const struct scn_kv *kv, int nkv)
 {
+    SS_ASSERT(row && (kv || nkv == 0));
+    SS_ASSERT(nkv >= 0 && nkv <= SCN_MAX_KV);
     bool flag_given = false;
     for (int i = 0; i < nkv; i++) {
         if (strcmp(kv[i].key, "deleted") == 0) {
@@ -563,6 +615,8 @@ static bool e_row(struct runner *r, const struct scn_stmt *st, char *actual, siz
 
 static bool event_match(const struct event *e, const char *name, const struct scn_kv *kv, int nkv)
 {
+    SS_ASSERT(e && name);
+    SS_ASSERT(nkv >= 0 && (kv || nkv == 0));
     if (strcmp(e->name, name) != 0) return false;
     for (int i = 0; i < nkv; i++) {
         const char *v = ev_get(e, kv[i].key);
@@ -577,7 +631,9 @@ static int64_t count_events(struct runner *r, const struct scn_stmt *st, char *a
 {
     enum { SHOW = 3 };
     int nev, ring[SHOW], seen = 0;
+    SS_ASSERT(st->event && st->dev >= 0 && st->dev < r->s->ndevices);
     const struct world_event *log = world_events(r->w, &nev);
+    SS_ASSERT(nev >= 0 && (log || nev == 0));   /* keep_events is on */
     int64_t hits = 0;
     for (int i = 0; i < nev; i++) {
         if (log[i].dev != st->dev || strcmp(log[i].ev.name, st->event) != 0) continue;
@@ -609,6 +665,8 @@ static bool e_event(struct runner *r, const struct scn_stmt *st, char *actual, s
 
 static bool e_requests(struct runner *r, const struct scn_stmt *st, char *actual, size_t n)
 {
+    SS_ASSERT(st->dev >= 0 && st->dev < r->s->ndevices);
+    SS_ASSERT(st->n >= 0);
     int v = world_requests(r->w, st->dev, st->push);
     snprintf(actual, n, "%d", v);
     return v == st->n;
@@ -669,6 +727,7 @@ static void fmt_expect(const struct runner *r, const struct scn_stmt *st, char *
 static void run_expect(struct runner *r, const struct scn_stmt *st)
 {
     SS_ASSERT(st->kind == SCN_EXPECT && (int)st->expect >= 0 && st->expect < SCN_E_COUNT);
+    SS_ASSERT(st->dev < r->s->ndevices && st->user < r->s->nusers);
     char text[RUN_TEXT_MAX], actual[RUN_ACTUAL_MAX];
     fmt_expect(r, st, text, sizeof text);
     expect_fn fn = expect_table[st->expect];
@@ -682,6 +741,8 @@ static void run_expect(struct runner *r, const struct scn_stmt *st)
 
 static void run_stmt(struct runner *r, const struct scn_stmt *st)
 {
+    SS_ASSERT(r && st);
+    SS_ASSERT(st->line > 0);
     r->last_line = st->line;
     if (st->kind == SCN_ACTION) run_action(r, st);
     else if (st->kind == SCN_EXPECT) run_expect(r, st);
@@ -690,6 +751,7 @@ static void run_stmt(struct runner *r, const struct scn_stmt *st)
 
 static void run_nested(struct runner *r, int on_idx)
 {
+    SS_ASSERT(on_idx >= 0 && on_idx < r->s->nstmts && r->s->stmts[on_idx].kind == SCN_ON);
     const struct scn_on *on = &r->s->stmts[on_idx].on_trigger;
     SS_ASSERT(on->stmt >= 0 && on->stmt < r->s->nnested);
     rtrace(r, "line %d: on %s %s fired", r->s->stmts[on_idx].line, dev_label(r, on->dev), on->event);
@@ -699,11 +761,13 @@ static void run_nested(struct runner *r, int on_idx)
 static void enqueue(struct runner *r, int on_idx, int64_t at)
 {
     SS_ASSERT(r->nq < r->qcap);   /* each `on` fires once: qcap = top-level statements */
+    SS_ASSERT(at > world_now(r->w));
     r->q[r->nq++] = (struct delayed){ .at = at, .seq = r->qseq++, .on = on_idx };
 }
 
 static int64_t delayed_min(const struct runner *r)
 {
+    SS_ASSERT(r->nq >= 0 && r->nq <= r->qcap);
     int64_t t = INT64_MAX;
     for (int i = 0; i < r->nq; i++) t = min64(t, r->q[i].at);
     return t;
@@ -713,6 +777,7 @@ static int64_t delayed_min(const struct runner *r)
 static void run_due(struct runner *r)
 {
     int64_t now = world_now(r->w);
+    SS_ASSERT(delayed_min(r) <= now);
     while (r->nq > 0 && !halted(r)) {
         int best = -1;
         for (int i = 0; i < r->nq; i++) {
@@ -757,6 +822,8 @@ static void on_event(void *arg, struct world *w, int dev, const struct event *ev
  * become due before t (one may be queued by any step). */
 static int run_to(struct runner *r, int64_t t)
 {
+    SS_ASSERT(r && r->w);
+    SS_ASSERT(t >= 0);
     while (!halted(r)) {
         int64_t lim = min64(t, delayed_min(r));
         int64_t s = world_next_step(r->w);
@@ -771,6 +838,8 @@ static int run_to(struct runner *r, int64_t t)
  * statements: only when strictly before T). */
 static int advance(struct runner *r, int64_t T)
 {
+    SS_ASSERT(r && r->w);
+    SS_ASSERT(T >= 0);
     while (!halted(r)) {
         int64_t target = min64(T, min64(delayed_min(r), ticker_next(r)));
         if (run_to(r, target) != 0) return -1;
@@ -785,6 +854,8 @@ static int advance(struct runner *r, int64_t T)
 static void run_quiesce(struct runner *r, const struct scn_stmt *st)
 {
     char why[1024];
+    SS_ASSERT(st->kind == SCN_QUIESCE);
+    SS_ASSERT(r->s->config.quiesce_limit_ms > 0);
     ticker_off(r);   /* quiesce heals every fault (SPEC §4) */
     rtrace(r, "line %d: quiesce", st->line);
     if (world_quiesce(r->w, r->s->config.quiesce_limit_ms, why, sizeof why) != 0)
@@ -794,6 +865,7 @@ static void run_quiesce(struct runner *r, const struct scn_stmt *st)
 
 static void run_top(struct runner *r, int i)
 {
+    SS_ASSERT(i >= 0 && i < r->s->nstmts);
     const struct scn_stmt *st = &r->s->stmts[i];
     r->last_line = st->line;
     if (st->kind == SCN_ON) {
@@ -833,6 +905,7 @@ static bool check_supported(struct runner *r)
 static void keep_tail(struct runner *r)
 {
     const struct trace *t = world_trace(r->w);
+    SS_ASSERT(t && RUN_TAIL_LINES <= TRACE_TAIL);
     char *buf = r->out->tail;
     size_t cap = sizeof r->out->tail, len = 0;
     uint64_t first = t->lines > RUN_TAIL_LINES ? t->lines - RUN_TAIL_LINES : 0;
@@ -851,8 +924,10 @@ static void run_body(struct runner *r)
     const struct scn *s = r->s;
     for (int i = 0; i < s->nstmts && !halted(r); i++) {
         const struct scn_stmt *st = &s->stmts[i];
-        SS_ASSERT(st->at_ms >= 0);
+        SS_ASSERT(st->at_ms >= 0 && st->epoch <= s->nquiesce);
         if (advance(r, r->epoch_start + st->at_ms) != 0) break;
+        /* Times never go backwards (scn.h), so the clock is exactly there. */
+        SS_ASSERT(world_now(r->w) == r->epoch_start + st->at_ms);
         run_top(r, i);
     }
     /* Delayed `on` statements still queued run at their time. */
@@ -863,6 +938,7 @@ static void run_body(struct runner *r)
 static void finish(struct runner *r)
 {
     struct world *w = r->w;
+    SS_ASSERT(w && r->out);
     if (!r->stop && world_failed(w)) {
         r->out->passed = false;
         r->out->line = 0;
@@ -876,6 +952,12 @@ static void finish(struct runner *r)
 }
 
 int scn_run(const struct scn *s, const char *file, FILE *trace, struct scn_outcome *out)
+{
+    return scn_run_dump(s, file, trace, NULL, out);
+}
+
+int scn_run_dump(const struct scn *s, const char *file, FILE *trace, const char *dump_db,
+                 struct scn_outcome *out)
 {
     SS_ASSERT(s && file && out);
     memset(out, 0, sizeof *out);
@@ -899,6 +981,10 @@ int scn_run(const struct scn *s, const char *file, FILE *trace, struct scn_outco
         run_body(&r);
     }
     finish(&r);
+    if (dump_db) {
+        char derr[256];
+        if (world_dump_dbs(r.w, dump_db, derr, sizeof derr) < 0) fprintf(stderr, "syncsim: dump-db: %s\n", derr);
+    }
     world_free(r.w);
     free(r.watch);
     free(r.q);
@@ -911,6 +997,7 @@ struct file_result {
     const char *file;
     char name[SCN_MAX_NAME + 1];
     bool bad_input;                 /* parse error: message in o.message */
+    char page[256];                 /* --report: failure page (relative), "" if none */
     struct scn_outcome o;
 };
 
@@ -947,8 +1034,12 @@ typedef void (*report_fn)(FILE *f, const struct file_result *res, int n);
  * rename (a reader never sees half a report). 0, or -1 with a message. */
 static int write_atomic(const char *path, report_fn fn, const struct file_result *res, int n)
 {
+    SS_ASSERT(path && fn);
+    SS_ASSERT(n >= 0 && (res || n == 0));
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+    /* One writer per report file: a fixed suffix keeps the simulated path
+     * free of process ids. */
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
         fprintf(stderr, "syncsim: report path too long: %s\n", path);
         return -1;
     }
@@ -1008,6 +1099,8 @@ static void json_body(FILE *f, const struct file_result *res, int n)
                 x->bad_input ? "error" : x->o.passed ? "ok" : "fail", x->o.line,
                 (unsigned long long)x->o.hash, (unsigned long long)x->o.events, (long long)x->o.sim_ms);
         json_escaped(f, x->o.message);
+        fputs(", \"page\": ", f);
+        json_escaped(f, x->page);
         fprintf(f, "}%s\n", i + 1 < n ? "," : "");
     }
     fputs("]}\n", f);
@@ -1035,11 +1128,69 @@ static const char *base_name(const char *path)
     return b ? b + 1 : path;
 }
 
-/* Parses and runs one file into res; prints its line(s). */
-static void run_file(const char *path, const struct scn_run_opts *o, struct file_result *res)
+/* The whole file (for the failure page), or NULL. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(SCN_MAX_INPUT + 1);
+    size_t n = buf ? fread(buf, 1, SCN_MAX_INPUT, f) : 0;
+    fclose(f);
+    if (buf) buf[n] = 0;
+    return buf;
+}
+
+/* --report DIR: a failed scenario's page DIR/failure-BASE.html (+ .json),
+ * drawn from its full trace (tf) by the report module (sim/report.h). */
+static int failure_page(const char *dir, const struct scn *s, struct file_result *res, FILE *tf)
+{
+    SS_ASSERT(dir && s && res && tf);
+    SS_ASSERT(!res->o.passed);
+    char base[200], html[4096], json[4096], repro[4400], replay[4500], inv[48], err[512];
+    snprintf(base, sizeof base, "%s", base_name(res->file));
+    char *dot = strrchr(base, '.');
+    if (dot && dot != base) *dot = 0;
+    snprintf(res->page, sizeof res->page, "failure-%s.html", base);
+    snprintf(html, sizeof html, "%s/%s", dir, res->page);
+    snprintf(json, sizeof json, "%s/failure-%s.json", dir, base);
+    snprintf(repro, sizeof repro, "build/syncsim scenario %s", res->file);
+    snprintf(replay, sizeof replay, "%s -v   # with the full trace", repro);
+    if (res->o.line > 0) snprintf(inv, sizeof inv, "EXPECT");
+    else if (!rpt_invariant_of(res->o.message, inv, sizeof inv)[0]) snprintf(inv, sizeof inv, "SCENARIO");
+    struct rpt_timeline *tl = rpt_tl_new();
+    char *text = read_text(res->file);
+    if (!tl) { free(text); fprintf(stderr, "syncsim: out of memory\n"); return -1; }
+    rewind(tf);
+    rpt_tl_read(tl, tf);
+    if (!rpt_tl_failed(tl, NULL, NULL)) rpt_tl_set_failure(tl, -1, res->o.message);
+    struct rpt_failure fl = { .title = res->name, .failed = true, .invariant = inv,
+                              .message = res->o.message, .repro = repro, .replay = replay,
+                              .scenario = text, .scenario_note = res->file, .seed = s->seed,
+                              .hash = res->o.hash, .events = res->o.events, .sim_ms = res->o.sim_ms };
+    int rc = rpt_write_failure(html, &fl, tl, err, sizeof err) == 0
+             && rpt_write_failure_json(json, &fl, html, err, sizeof err) == 0 ? 0 : -1;
+    if (rc) { fprintf(stderr, "syncsim: %s\n", err); res->page[0] = 0; }
+    rpt_tl_free(tl);
+    free(text);
+    return rc;
+}
+
+/* Copies the captured trace to stdout (-v together with --report). */
+static void copy_trace(FILE *tf)
+{
+    char buf[4096];
+    size_t k;
+    rewind(tf);
+    while ((k = fread(buf, 1, sizeof buf, tf)) > 0) fwrite(buf, 1, k, stdout);
+}
+
+/* Parses and runs one file into res; prints its line(s). Returns -1 when
+ * a --report page could not be written. */
+static int run_file(const char *path, const struct scn_run_opts *o, struct file_result *res)
 {
     struct scn s;
     struct scn_error err;
+    SS_ASSERT(path && o && res);
     memset(res, 0, sizeof *res);
     res->file = path;
     snprintf(res->name, sizeof res->name, "%s", base_name(path));
@@ -1048,13 +1199,33 @@ static void run_file(const char *path, const struct scn_run_opts *o, struct file
         snprintf(res->o.message, sizeof res->o.message, "%s", err.msg);
         fprintf(stderr, "%s\n", err.msg);
         printf("FAIL %s: %s\n", res->name, err.msg);
-        return;
+        return 0;
     }
     if (s.name && s.name[0]) snprintf(res->name, sizeof res->name, "%s", s.name);
-    scn_run(&s, path, o->verbose ? stdout : NULL, &res->o);
+    FILE *tf = o->report_dir ? tmpfile() : NULL;   /* the failure page reads the full trace */
+    char ddir[4096];
+    const char *dump = NULL;
+    if (o->dump_db) {   /* one directory per scenario: DIR/<file name> */
+        snprintf(ddir, sizeof ddir, "%s/%s", o->dump_db, base_name(path));
+        mkdir(o->dump_db, 0777);
+        if (mkdir(ddir, 0777) == 0 || errno == EEXIST) dump = ddir;
+    }
+    scn_run_dump(&s, path, tf ? tf : o->verbose ? stdout : NULL, dump, &res->o);
+    if (tf && o->verbose) copy_trace(tf);
     if (res->o.passed) printf("ok %s\n", res->name);
     else printf("FAIL %s: %s\n%s", res->name, res->o.message, res->o.tail);
+    int rc = 0;
+    if (o->report_dir && !res->o.passed) {
+        if (!tf || (mkdir(o->report_dir, 0777) != 0 && errno != EEXIST)) {
+            fprintf(stderr, "syncsim: cannot write a report in %s\n", o->report_dir);
+            rc = -1;
+        } else {
+            rc = failure_page(o->report_dir, &s, res, tf);
+        }
+    }
+    if (tf) fclose(tf);
     scn_free(&s);
+    return rc;
 }
 
 int scn_run_files(char **files, int n, const struct scn_run_opts *o)
@@ -1064,15 +1235,16 @@ int scn_run_files(char **files, int n, const struct scn_run_opts *o)
     if (!res) { fprintf(stderr, "syncsim: out of memory\n"); return 2; }
     int passed = 0, failed = 0;
     bool bad = false;
+    bool report_failed = false;
     for (int i = 0; i < n; i++) {
-        run_file(files[i], o, &res[i]);
+        report_failed |= run_file(files[i], o, &res[i]) != 0;
         bad |= res[i].bad_input;
         if (res[i].o.passed && !res[i].bad_input) passed++;
         else failed++;
     }
     printf("%d passed, %d failed\n", passed, failed);
     fflush(stdout);
-    if (write_reports(o, res, n) != 0) bad = true;
+    if (write_reports(o, res, n) != 0 || report_failed) bad = true;
     free(res);
     return bad ? 2 : failed ? 1 : 0;
 }

@@ -15,7 +15,8 @@
 struct scn_run_opts {
     bool verbose;             /* -v: print the full trace */
     const char *junit;        /* --junit FILE, or NULL */
-    const char *report_dir;   /* --report DIR, or NULL */
+    const char *dump_db;      /* --dump-db DIR: DIR/<file>/ gets each scenario's databases at its end */
+    const char *report_dir;   /* --report DIR, or NULL: DIR/scenarios.json */
 };
 
 struct scn_outcome {
@@ -28,10 +29,18 @@ struct scn_outcome {
     char tail[8192];          /* failed: the last trace lines, "  | …\n" each */
 };
 
-/* Runs one parsed scenario; trace (may be NULL) gets the full trace. */
+/* Runs one parsed scenario; trace (may be NULL) gets the full trace.
+ * Returns 0 passed, 1 failed (out says why; out->tail has the last trace
+ * lines). Decisions where SPEC §4 is silent: see scn_run.c's header. */
 int scn_run(const struct scn *s, const char *file, FILE *trace, struct scn_outcome *out);
-/* Runs every file (parse errors: "FILE:LINE:COL: expected …" and exit 2).
- * Returns 0 all passed, 1 some failed, 2 bad input. */
+/* The same, writing every database into dump_db (when not NULL) at the end
+ * of the run, which is the failure point when it fails (sim/dumpdb.h). */
+int scn_run_dump(const struct scn *s, const char *file, FILE *trace, const char *dump_db,
+                 struct scn_outcome *out);
+/* Runs every file (parse errors: "FILE:LINE:COL: expected …" on stderr;
+ * the other files still run), prints `ok NAME` / `FAIL NAME: …` lines and
+ * `N passed, N failed`, then writes --junit / --report atomically.
+ * Returns 0 all passed, 1 some failed, 2 bad input or a report not written. */
 int scn_run_files(char **files, int n, const struct scn_run_opts *o);
 
 #endif

@@ -552,8 +552,7 @@ int world_crash(struct world *w, int dev, bool power)
     d->crashed = true;
     d->incarnation++;
     d->holding = false;
-    d->partitioned = 0;
-    action_done(w, -1);
+    action_done(w, -1);   /* a partition outlives the crash: only heal ends it (SPEC §4) */
     return 0;
 }
 
