@@ -32,8 +32,8 @@
  *     Network and server keys (loss, dup, delay, server_error, throttle) go
  *     to the world. `clock_skew=D` adds a seeded skew in [-D, D] to every
  *     device.
- *   - Orchestrator statements fail the scenario up front: "not supported
- *     yet: orchestrator (issue 8)".
+ *   - Orchestrator statements drive the world's orchestrator (ORCH-*);
+ *     `server event` and `on server` watch its events (dev -1).
  */
 #include "scn_run.h"
 
@@ -60,7 +60,7 @@
 #define RUN_SKEW_STREAM 200            /* rng stream of `clock_skew` (not a world stream) */
 #define RUN_ACTUAL_MAX 768
 #define RUN_TEXT_MAX 512
-#define NOT_SUPPORTED_ORCH "not supported yet: orchestrator (issue 8)"
+#define NO_HANDLER "has no handler in this runner"
 
 /* An `on` statement waiting for its delay (SPEC §4 `after D`). */
 struct delayed {
@@ -168,6 +168,7 @@ static bool halted(const struct runner *r) { return r->stop || world_failed(r->w
 
 static const char *dev_label(const struct runner *r, int dev)
 {
+    if (dev == -1) return "server";   /* `on server orch.…`, `expect server event` */
     return dev >= 0 && dev < r->s->ndevices ? r->s->devices[dev].name : "?";
 }
 
@@ -365,6 +366,8 @@ static int write_row(struct runner *r, const struct scn_stmt *st, bool server)
         values[i] = st->kv[i].val;
     }
     SS_ASSERT(st->table && st->id);
+    if (st->action == SCN_A_ERP_WRITE)
+        return world_erp_write(r->w, st->table, st->id, st->nkv, names, values);
     if (server)
         return world_server_write(r->w, r->s->users[st->user], st->table, st->id, st->nkv,
                                   names, values, false, "server");
@@ -442,7 +445,14 @@ static int a_resolve(struct runner *r, const struct scn_stmt *st)
     return world_resolve(r->w, st->dev, st->table, st->id, st->take_local);
 }
 
-/* NULL: not supported yet (the orchestrator, issue 8). */
+/* SPEC §1.9: scn.h's job order is orch.h's (ORCH-1). */
+static int a_orchestrate(struct runner *r, const struct scn_stmt *st)
+{
+    return world_orchestrate(r->w, (enum orch_job)st->job, st->full);
+}
+static int a_orchestrator(struct runner *r, const struct scn_stmt *st) { return world_orchestrator(r->w, st->on); }
+static int a_erp_write(struct runner *r, const struct scn_stmt *st) { return write_row(r, st, false); }
+
 static const act_fn act_table[SCN_A_COUNT] = {
     [SCN_A_START] = a_start, [SCN_A_CRASH] = a_crash, [SCN_A_RESTART] = a_restart,
     [SCN_A_LOGIN] = a_login, [SCN_A_LOGOUT] = a_logout, [SCN_A_CANCEL_INITIAL] = a_cancel,
@@ -453,6 +463,8 @@ static const act_fn act_table[SCN_A_COUNT] = {
     [SCN_A_SERVER_FAIL] = a_server_fail, [SCN_A_SERVER_CRASH] = a_server_crash,
     [SCN_A_SERVER_RESTART] = a_server_restart, [SCN_A_SERVER_REVOKE] = a_revoke,
     [SCN_A_REQUEUE] = a_requeue, [SCN_A_RESOLVE] = a_resolve,
+    [SCN_A_ORCHESTRATE] = a_orchestrate, [SCN_A_ORCHESTRATOR] = a_orchestrator,
+    [SCN_A_ERP_WRITE] = a_erp_write,
 };
 
 /* The action as a short line for the trace. */
@@ -479,7 +491,7 @@ static void run_action(struct runner *r, const struct scn_stmt *st)
     char text[RUN_TEXT_MAX];
     fmt_action(r, st, text, sizeof text);
     act_fn fn = act_table[st->action];
-    if (!fn) { fail(r, st->line, "%s: " NOT_SUPPORTED_ORCH, text); return; }
+    if (!fn) { fail(r, st->line, "%s: " NO_HANDLER, text); return; }
     rtrace(r, "line %d: %s", st->line, text);
     int rc = fn(r, st);
     /* SPEC §4: a refused action is an event, not a scenario error. */
@@ -631,7 +643,7 @@ static int64_t count_events(struct runner *r, const struct scn_stmt *st, char *a
 {
     enum { SHOW = 3 };
     int nev, ring[SHOW], seen = 0;
-    SS_ASSERT(st->event && st->dev >= 0 && st->dev < r->s->ndevices);
+    SS_ASSERT(st->event && st->dev >= -1 && st->dev < r->s->ndevices);   /* -1: the server */
     const struct world_event *log = world_events(r->w, &nev);
     SS_ASSERT(nev >= 0 && (log || nev == 0));   /* keep_events is on */
     int64_t hits = 0;
@@ -681,7 +693,20 @@ static bool e_converged(struct runner *r, const struct scn_stmt *st, char *actua
     return false;
 }
 
-/* NULL: not supported yet (the orchestrator, issue 8). */
+/* `orchestrator JOB STATUS|healthy|unhealthy` (ORCH-5); the server must be up. */
+static bool e_orch(struct runner *r, const struct scn_stmt *st, char *actual, size_t n)
+{
+    struct orch *o = world_orch(r->w);
+    enum orch_job j = (enum orch_job)st->job;
+    if (!o) { snprintf(actual, n, "unknown (the server is down)"); return false; }
+    if (st->expect == SCN_E_ORCH_HEALTH) {
+        snprintf(actual, n, "%s", orch_healthy(o, j) ? "healthy" : "unhealthy");
+        return orch_healthy(o, j) == st->healthy;
+    }
+    snprintf(actual, n, "%s", orch_status_name(orch_status(o, j)));
+    return (int)orch_status(o, j) == (int)st->orch_status;
+}
+
 static const expect_fn expect_table[SCN_E_COUNT] = {
     [SCN_E_LOCK_FREE] = e_lock, [SCN_E_LOCK_HELD] = e_lock, [SCN_E_QUEUED] = e_queued,
     [SCN_E_NOT_QUEUED] = e_queued, [SCN_E_INITIAL] = e_initial, [SCN_E_OUTBOX] = e_count,
@@ -689,6 +714,7 @@ static const expect_fn expect_table[SCN_E_COUNT] = {
     [SCN_E_ROW] = e_row, [SCN_E_NO_ROW] = e_row, [SCN_E_SERVER_ROW] = e_row,
     [SCN_E_SERVER_NO_ROW] = e_row, [SCN_E_EVENT] = e_event, [SCN_E_NO_EVENT] = e_event,
     [SCN_E_REQUESTS] = e_requests, [SCN_E_CONVERGED] = e_converged,
+    [SCN_E_ORCH_STATUS] = e_orch, [SCN_E_ORCH_HEALTH] = e_orch, [SCN_E_SERVER_EVENT] = e_event,
 };
 
 /* The expectation as written (near enough) for messages. */
@@ -731,7 +757,7 @@ static void run_expect(struct runner *r, const struct scn_stmt *st)
     char text[RUN_TEXT_MAX], actual[RUN_ACTUAL_MAX];
     fmt_expect(r, st, text, sizeof text);
     expect_fn fn = expect_table[st->expect];
-    if (!fn) { fail(r, st->line, "expectation %s: " NOT_SUPPORTED_ORCH, text); return; }
+    if (!fn) { fail(r, st->line, "expectation %s: " NO_HANDLER, text); return; }
     bool ok = fn(r, st, actual, sizeof actual);
     rtrace(r, "line %d: expect %s: %s", st->line, text, ok ? "ok" : "FAILED");
     if (!ok) fail(r, st->line, "expectation %s was %s", text, actual);
@@ -879,28 +905,6 @@ static void run_top(struct runner *r, int i)
     }
 }
 
-static bool uses_orchestrator(const struct scn_stmt *st)
-{
-    if (st->kind == SCN_ACTION)
-        return st->action == SCN_A_ORCHESTRATE || st->action == SCN_A_ORCHESTRATOR
-               || st->action == SCN_A_ERP_WRITE;
-    if (st->kind == SCN_EXPECT)
-        return st->expect == SCN_E_ORCH_STATUS || st->expect == SCN_E_ORCH_HEALTH
-               || st->expect == SCN_E_SERVER_EVENT;
-    return st->kind == SCN_ON && st->on_trigger.dev < 0;
-}
-
-/* The orchestrator is not built yet: such a scenario cannot pass, so it
- * fails before it runs rather than half-run (and never passes silently). */
-static bool check_supported(struct runner *r)
-{
-    for (int i = 0; i < r->s->nstmts; i++)
-        if (uses_orchestrator(&r->s->stmts[i])) { fail(r, r->s->stmts[i].line, NOT_SUPPORTED_ORCH); return false; }
-    for (int i = 0; i < r->s->nnested; i++)
-        if (uses_orchestrator(&r->s->nested[i])) { fail(r, r->s->nested[i].line, NOT_SUPPORTED_ORCH); return false; }
-    return true;
-}
-
 /* The last RUN_TAIL_LINES trace lines, newest kept when they do not fit. */
 static void keep_tail(struct runner *r)
 {
@@ -963,7 +967,6 @@ int scn_run_dump(const struct scn *s, const char *file, FILE *trace, const char 
     memset(out, 0, sizeof *out);
     out->passed = true;
     struct runner r = { .s = s, .file = file, .out = out };
-    if (!check_supported(&r)) return 1;
     struct world_params p;
     char err[512];
     if (build_params(s, &p, &r.tk, trace, err, sizeof err) != 0 || !(r.w = world_new(&p, err, sizeof err))) {

@@ -73,6 +73,21 @@ static void pick_faults(struct rng *r, struct faults *f, unsigned *mask)
     if (*mask & (1u << F_DISK)) f->disk = rng_unit(r) * 0.03;
 }
 
+/* §1.9, issue 8: half the seeds run the orchestrator, with an ERP that is
+ * slow (sometimes past orch_timeout: late answers), fails and hangs at
+ * random intensities. Drawn after everything else, so the topology and
+ * faults of every seed stay what they were. */
+static void pick_erp(struct rng *r, struct world_params *p)
+{
+    memset(&p->erp, 0, sizeof p->erp);
+    p->orchestrator = rng_chance(r, 0.5);
+    if (!p->orchestrator) return;
+    p->erp.delay_min = rng_range(r, 10, 60000);
+    p->erp.delay_max = p->erp.delay_min + (rng_chance(r, 0.3) ? rng_range(r, 0, 900000) : rng_range(r, 0, 60000));
+    if (rng_chance(r, 0.5)) p->erp.fail = rng_unit(r) * 0.3;
+    if (rng_chance(r, 0.3)) p->erp.hang = rng_unit(r) * 0.1;
+}
+
 int swarm_params(uint64_t seed, const struct swarm_opts *o, struct world_params *p,
                  unsigned *fault_mask, char *err, size_t errlen)
 {
@@ -92,6 +107,7 @@ int swarm_params(uint64_t seed, const struct swarm_opts *o, struct world_params 
     }
     pick_tables(&r, p);
     pick_faults(&r, &p->faults, fault_mask);
+    pick_erp(&r, p);
     if (o->faults == 0) { memset(&p->faults, 0, sizeof p->faults); p->faults.delay_min = p->faults.delay_max = 10; *fault_mask = 0; }
     for (int i = 0; i < o->nconfig; i++) {
         char key[64];
@@ -207,9 +223,29 @@ static void do_faults(struct workload *wl, int dev)
     }
 }
 
+/* Manual import requests and ERP changes (only for orchestrator seeds, so
+ * other seeds draw exactly what they drew before). */
+static void do_orch(struct workload *wl)
+{
+    static const char *const jobs[ORCH_JOB_COUNT] = { "orders", "customers", "products", "prices" };
+    uint64_t x = rng_below(wl->r, 1000);
+    if (x < 5) {
+        world_orchestrate(wl->w, (enum orch_job)rng_below(wl->r, ORCH_JOB_COUNT), rng_chance(wl->r, 0.2));
+    } else if (x < 25) {
+        char id[16], val[16];
+        snprintf(id, sizeof id, "e%d", (int)rng_below(wl->r, 12));
+        snprintf(val, sizeof val, "erp%d", (int)rng_below(wl->r, 1000));
+        const char *names[1] = { "status" }, *values[1] = { val };
+        world_erp_write(wl->w, jobs[rng_below(wl->r, ORCH_JOB_COUNT)], id, 1, names, values);
+    } else if (x < 27) {
+        world_orchestrator(wl->w, rng_chance(wl->r, 0.8));
+    }
+}
+
 static void tick(struct workload *wl)
 {
     struct world *w = wl->w;
+    if (wl->p->orchestrator) do_orch(wl);
     for (int i = 0; i < wl->p->ndev; i++)
         if (wl->restart_at[i] >= 0 && world_now(w) >= wl->restart_at[i] && !world_dev_running(w, i)) {
             world_restart(w, i);
@@ -251,6 +287,7 @@ int swarm_run(uint64_t seed, const struct swarm_opts *o, struct swarm_result *r,
     if (!w) return -1;
     struct workload wl = { .w = w, .r = world_rng(w, RS_WORKLOAD), .p = world_params(w), .mask = r->fault_mask,
                            .hostile = rng_chance(world_rng(w, RS_TOPOLOGY), 0.3) };
+    if (p.orchestrator) world_orchestrator(w, true);   /* ORCH-3: the schedule runs */
     for (int i = 0; i < p.ndev; i++) {
         wl.restart_at[i] = -1;
         if (r->fault_mask & (1u << F_CLOCK)) world_set_drift(w, i, rng_range(wl.r, -500, 500));

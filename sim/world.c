@@ -105,14 +105,13 @@ static void env_send(void *ctx, const uint8_t *msg, size_t len)
     net_send(w, SK_TO_SERVER, d->idx, d->incarnation, msg, len);
 }
 
-static void env_emit(void *ctx, const struct event *e)
+/* Every event, a device's (dev ≥ 0) or the server's (-1): trace, log for
+ * assertions, and the hook queue for `on` lines. */
+static void log_event(struct world *w, int dev, const char *who, const struct event *e)
 {
-    struct sdev *d = ctx;
-    struct world *w = d->w;
-    if (dead(d)) return;
     char buf[512];
     ev_format(e, buf, sizeof buf);
-    trace_line(&w->trace, w->now, d->spec.name, "%s", buf);
+    trace_line(&w->trace, w->now, who, "%s", buf);
     w->nevents++;
     if (w->p.keep_events) {
         if (w->nlog == w->log_cap) {
@@ -122,9 +121,8 @@ static void env_emit(void *ctx, const struct event *e)
             w->log = v;
             w->log_cap = cap;
         }
-        w->log[w->nlog++] = (struct world_event){ .at = w->now, .dev = d->idx, .ev = *e };
+        w->log[w->nlog++] = (struct world_event){ .at = w->now, .dev = dev, .ev = *e };
     }
-    check_event(d, e);
     if (w->hook && w->nhq < 4096) {
         if (w->nhq == w->hq_cap) {
             int cap = w->hq_cap ? w->hq_cap * 2 : 64;
@@ -133,8 +131,16 @@ static void env_emit(void *ctx, const struct event *e)
             w->hq = v;
             w->hq_cap = cap;
         }
-        w->hq[w->nhq++] = (struct hook_ev){ .dev = d->idx, .ev = *e };
+        w->hq[w->nhq++] = (struct hook_ev){ .dev = dev, .ev = *e };
     }
+}
+
+static void env_emit(void *ctx, const struct event *e)
+{
+    struct sdev *d = ctx;
+    if (dead(d)) return;
+    log_event(d->w, d->idx, d->spec.name, e);
+    check_event(d, e);
 }
 
 static void env_observe(void *ctx, const struct coord_obs *obs)
@@ -151,15 +157,50 @@ static void env_observe(void *ctx, const struct coord_obs *obs)
 static int64_t srv_now(void *ctx) { return WORLD_EPOCH_MS + ((struct world *)ctx)->now; }
 static int64_t srv_mono(void *ctx) { return ((struct world *)ctx)->now; }
 static uint64_t srv_random(void *ctx) { return rng_next(&((struct world *)ctx)->rng[RS_SERVER]); }
-static void srv_set_timer(void *ctx, int id, int64_t at) { (void)ctx; (void)id; (void)at; }
-static void srv_cancel_timer(void *ctx, int id) { (void)ctx; (void)id; }
-static void srv_emit(void *ctx, const struct event *e)
+/* The server's timers are the orchestrator's (enum orch_timer); a crash
+ * (a new incarnation) or a later set/cancel voids a pending one. */
+static void srv_set_timer(void *ctx, int id, int64_t at)
 {
     struct world *w = ctx;
-    char buf[512];
-    ev_format(e, buf, sizeof buf);
-    trace_line(&w->trace, w->now, "server", "%s", buf);
+    SS_ASSERT(id >= 0 && id < ORCH_TIMER_COUNT);
+    w->srv_tgen[id]++;
+    struct step s = { .at = at < w->now ? w->now : at, .kind = SK_SRV_TIMER, .a = 0, .b = id,
+                      .gen = ((uint64_t)w->srv_incarnation << 32) | w->srv_tgen[id] };
+    if (heap_push(&w->heap, s) != 0) world_fail(w, "LIMIT", "event heap full");
 }
+
+static void srv_cancel_timer(void *ctx, int id)
+{
+    struct world *w = ctx;
+    SS_ASSERT(id >= 0 && id < ORCH_TIMER_COUNT);
+    w->srv_tgen[id]++;
+}
+
+static void srv_emit(void *ctx, const struct event *e) { log_event(ctx, -1, "server", e); }
+
+/* The ERP behind the orchestrator: an answer after a delay, a failure, or
+ * none at all (a hang: ORCH-4's timeout ends the run), all drawn from the
+ * ERP's own stream in a fixed order. The answer is delivered even if the
+ * server crashed meanwhile: the orchestrator must ignore it by run id. */
+static void erp_start_import(void *ctx, uint64_t run_id, enum orch_job job, enum orch_mode mode,
+                             int64_t since_ms)
+{
+    struct world *w = ctx;
+    const struct erp_profile *e = &w->p.erp;
+    struct rng *r = &w->erp_rng;
+    int64_t delay = e->delay_max > 0 ? rng_range(r, e->delay_min, e->delay_max) : w->cfg.erp_delay_ms;
+    bool hang = rng_chance(r, e->hang);
+    bool ok = !rng_chance(r, e->fail);
+    trace_line(&w->trace, w->now, "erp", "import run=%llu %s %s since=%lld delay=%lld%s",
+               (unsigned long long)run_id, orch_job_name(job), orch_mode_name(mode),
+               (long long)(since_ms == ERP_SINCE_ALL ? -1 : since_ms), (long long)delay,
+               hang ? " hang" : ok ? "" : " fail");
+    if (hang) return;
+    struct step s = { .at = w->now + delay, .kind = SK_ERP_DONE, .a = 0, .b = ok, .gen = run_id };
+    if (heap_push(&w->heap, s) != 0) world_fail(w, "LIMIT", "event heap full");
+}
+
+static void erp_observe(void *ctx, const struct orch_obs *obs) { check_orch_obs(ctx, obs); }
 
 static uint64_t fs_rnd(void *ctx) { return rng_next(ctx); }
 
@@ -189,11 +230,19 @@ static int server_open(struct world *w)
     for (int i = 0; i < w->nmigrated; i++)
         if (srv_declare_table(w->srv, &w->migrated[i]) != 0) return -1;
     w->server_up = true;
+    struct orch_driver drv = { .ctx = w, .start_import = erp_start_import, .observe = erp_observe };
+    w->orch = orch_open(w->sdb, w->srv, w->erp, &w->senv, &w->cfg, &drv, err, sizeof err);
+    if (!w->orch) { world_fail(w, "SRV-5", "orchestrator does not open: %s", err); return -1; }
+    if (orch_start(w->orch) != 0)   /* ORCH-4: a run lost in a crash is failed now */
+        world_fail(w, "SRV-5", "orchestrator does not start: %s", orch_errmsg(w->orch));
     return 0;
 }
 
 static void server_close(struct world *w)
 {
+    if (w->orch) orch_close(w->orch);   /* its queue and timers die with the process */
+    w->orch = NULL;
+    w->srv_incarnation++;
     if (w->srv) srv_close(w->srv);
     if (w->sdb) sqlite3_close(w->sdb);
     w->srv = NULL;
@@ -261,7 +310,15 @@ struct world *world_new(const struct world_params *p, char *err, size_t errlen)
                             .emit = srv_emit };
     w->sfs = simfs_new("server", fs_rnd, &w->rng[RS_STORAGE], NULL, NULL);
     w->srvo = srvo_new(p->tables, p->ntables);
-    if (!w->sfs || !w->srvo) { snprintf(err, errlen, "out of memory"); world_free(w); return NULL; }
+    w->erp = erp_new();
+    rng_seed(&w->erp_rng, p->seed, 200);
+    for (int t = 0; w->erp && t < p->ntables; t++)   /* §1.9: the scenario's generated rows */
+        if (p->rows[t] > 0 && erp_seed(w->erp, p->tables[t].name, p->rows[t], WORLD_EPOCH_MS) != 0) {
+            snprintf(err, errlen, "erp: %s rows past the limits", p->tables[t].name);
+            world_free(w);
+            return NULL;
+        }
+    if (!w->sfs || !w->srvo || !w->erp) { snprintf(err, errlen, "out of memory"); world_free(w); return NULL; }
     simfs_reseed_sqlite_prng(w->sfs);
     for (int i = 0; i < w->ndev; i++) {
         char name[64];
@@ -301,6 +358,7 @@ void world_free(struct world *w)
     server_close(w);
     if (w->sfs) simfs_free(w->sfs);
     if (w->srvo) srvo_free(w->srvo);
+    erp_free(w->erp);
     heap_free(&w->heap, free_step);
     free(w->log);
     free(w->hq);
@@ -404,8 +462,32 @@ static void step_to_server(struct world *w, struct step *s)
     free(resp);
 }
 
+/* The orchestrator's steps: its timers, and the ERP's answers. */
+static void run_server_step(struct world *w, struct step *s)
+{
+    if (!w->server_up || !w->orch) {
+        trace_line(&w->trace, w->now, "server", "%s dropped (server down)",
+                   s->kind == SK_SRV_TIMER ? "timer" : "erp answer");
+        return;
+    }
+    if (s->kind == SK_SRV_TIMER) {
+        if (s->gen != (((uint64_t)w->srv_incarnation << 32) | w->srv_tgen[s->b])) return;
+        trace_line(&w->trace, w->now, "server", "orch timer %d", s->b);
+        orch_on_timer(w->orch, s->b);
+        return;
+    }
+    enum orch_done r = orch_import_done(w->orch, s->gen, s->b != 0);
+    trace_line(&w->trace, w->now, "erp", "answer run=%llu ok=%d: %s", (unsigned long long)s->gen,
+               s->b, r == ORCH_DONE_ACCEPTED ? "accepted" : r == ORCH_DONE_TIMED_OUT ? "timed out" : "ignored");
+}
+
 static void run_step(struct world *w, struct step *s)
 {
+    if (s->kind == SK_SRV_TIMER || s->kind == SK_ERP_DONE) {
+        run_server_step(w, s);
+        check_orch(w);
+        return;
+    }
     struct sdev *d = &w->devs[s->a];
     switch (s->kind) {
     case SK_TIMER:
@@ -461,6 +543,7 @@ int64_t world_next_step(const struct world *w)
 static void action_done(struct world *w, int dev)
 {
     if (dev >= 0) check_after_step(w, dev, false);
+    check_orch(w);
     flush_hooks(w);
     reap(w);
 }
@@ -804,6 +887,7 @@ int world_server_crash(struct world *w)
     trace_line(&w->trace, w->now, "server", "action crash");
     simfs_freeze(w->sfs);
     server_close(w);
+    check_orch_lost(w);   /* ORCH-4: the queue and the running run are gone */
     simfs_crash(w->sfs, false);
     action_done(w, -1);
     return 0;
@@ -815,6 +899,41 @@ int world_server_restart(struct world *w)
     if (w->server_up) return -1;
     trace_line(&w->trace, w->now, "server", "action restart");
     int rc = server_open(w);
+    action_done(w, -1);
+    return rc;
+}
+
+int world_orchestrate(struct world *w, enum orch_job job, bool full)
+{
+    w->steps++;
+    if (!w->server_up) return -1;
+    trace_line(&w->trace, w->now, "server", "action orchestrate %s %s", orch_job_name(job),
+               full ? "full" : "incremental");
+    enum orch_answer a = orch_request(w->orch, job, full ? ORCH_FULL : ORCH_INCREMENTAL);
+    trace_line(&w->trace, w->now, "server", "orchestrate answered %s",
+               a == ORCH_STARTED ? "started" : a == ORCH_QUEUED ? "queued" : "collapsed");
+    action_done(w, -1);
+    return 0;
+}
+
+int world_orchestrator(struct world *w, bool on)
+{
+    w->steps++;
+    if (!w->server_up) return -1;
+    trace_line(&w->trace, w->now, "server", "action orchestrator %s", on ? "on" : "off");
+    int rc = orch_set_schedule(w->orch, on);
+    action_done(w, -1);
+    return rc;
+}
+
+int world_erp_write(struct world *w, const char *table, const char *id, int n,
+                    const char *const *names, const char *const *values)
+{
+    w->steps++;
+    trace_line(&w->trace, w->now, "erp", "action write %s %s n=%d", table, id, n);
+    /* ERP changes carry the server's clock: incremental imports compare
+     * them with the start of the last successful run (ORCH-2). */
+    int rc = erp_write(w->erp, table, id, n, names, values, WORLD_EPOCH_MS + w->now);
     action_done(w, -1);
     return rc;
 }
@@ -856,6 +975,7 @@ const char *world_dev_user(const struct world *w, int dev) { return w->devs[dev]
 bool world_dev_running(const struct world *w, int dev) { return w->devs[dev].running; }
 struct device *world_device(struct world *w, int dev) { return w->devs[dev].running ? w->devs[dev].dev : NULL; }
 struct srv *world_server(struct world *w) { return w->server_up ? w->srv : NULL; }
+struct orch *world_orch(struct world *w) { return w->server_up ? w->orch : NULL; }
 
 int world_requests(const struct world *w, int dev, bool push)
 {

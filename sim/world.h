@@ -20,6 +20,7 @@
 #include "config.h"
 #include "device.h"
 #include "event.h"
+#include "orch.h"
 #include "rng.h"
 #include "server.h"
 #include "trace.h"
@@ -47,6 +48,16 @@ struct faults {
     double disk;                   /* per workload tick: a write/sync error */
 };
 
+/* The simulated ERP behind the orchestrator (SPEC §1.9): every import
+ * takes a delay drawn uniformly from delay_min..delay_max (both 0: exactly
+ * cfg.erp_delay_ms, the scenario default), then fails with probability
+ * fail, or never answers with probability hang (the run then times out,
+ * ORCH-4). A swarm seed draws these; scenarios use erp_delay only. */
+struct erp_profile {
+    double fail, hang;
+    int64_t delay_min, delay_max;
+};
+
 struct world_device_spec {
     char name[NAME_MAX_LEN + 1];
     char user[NAME_MAX_LEN + 1];
@@ -62,6 +73,8 @@ struct world_params {
     struct table_decl tables[MAX_TABLES];
     int rows[MAX_TABLES];          /* server rows at start, per user */
     struct faults faults;
+    struct erp_profile erp;        /* the ERP's latency, failures and hangs */
+    bool orchestrator;             /* swarm: schedule on at start, orchestrator workload */
     bool keep_events;              /* keep every event for assertions */
     FILE *trace_out;               /* full trace, or NULL */
 };
@@ -122,6 +135,13 @@ void world_server_fail(struct world *w, int n, int status, int64_t retry_after_m
 int world_server_crash(struct world *w);
 int world_server_restart(struct world *w);
 int world_server_revoke(struct world *w, int dev);
+/* The orchestrator (SPEC §1.9, §4). orchestrate and `orchestrator on|off`
+ * are refused (-1) while the server is down; the ERP is outside the server,
+ * so `erp write` works whenever (stamped with the server's clock). */
+int world_orchestrate(struct world *w, enum orch_job job, bool full);
+int world_orchestrator(struct world *w, bool on);
+int world_erp_write(struct world *w, const char *table, const char *id, int n,
+                    const char *const *names, const char *const *values);
 int world_requeue(struct world *w, int dev);
 /* A hostile client's request straight to the server (SRV-4, INV-SCOPE). */
 void world_hostile(struct world *w);
@@ -142,6 +162,7 @@ const char *world_dev_user(const struct world *w, int dev);
 bool world_dev_running(const struct world *w, int dev);
 struct device *world_device(struct world *w, int dev);   /* NULL while crashed */
 struct srv *world_server(struct world *w);               /* NULL while down */
+struct orch *world_orch(struct world *w);               /* NULL while the server is down */
 /* Requests of a kind a device sent (push: PUSH_REQ; pull: PULL/PAGE_REQ). */
 int world_requests(const struct world *w, int dev, bool push);
 const struct world_event *world_events(const struct world *w, int *n);

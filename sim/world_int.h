@@ -12,7 +12,10 @@
 #include "vfs.h"
 #include "world.h"
 
-enum step_kind { SK_TIMER = 1, SK_TO_SERVER, SK_TO_DEVICE };
+/* SK_SRV_TIMER: b = orchestrator timer id, gen = server incarnation << 32 |
+ * timer generation. SK_ERP_DONE: an ERP answer, gen = run id, b = ok (it
+ * is delivered across server crashes: the orchestrator must ignore it). */
+enum step_kind { SK_TIMER = 1, SK_TO_SERVER, SK_TO_DEVICE, SK_SRV_TIMER, SK_ERP_DONE };
 enum { PART_UP = 1, PART_DOWN = 2, PART_BOTH = 3 };   /* device→server, server→device */
 
 #define ACKED_MAX 200000
@@ -77,6 +80,13 @@ struct world {
     int64_t fail_retry_after;
     struct faults faults;             /* in force (heal clears) */
     struct srv_oracle *srvo;
+    /* orchestrator (SPEC §1.9) */
+    struct orch *orch;                /* with the server process: NULL while down */
+    struct erp *erp;                  /* the ERP: outlives server crashes */
+    struct rng erp_rng;               /* its own stream: enabling it reshuffles nothing */
+    uint32_t srv_incarnation;
+    uint32_t srv_tgen[ORCH_TIMER_COUNT];
+    struct { bool running; uint64_t run_id; int64_t started; } orch_chk;   /* INV-ORCH */
     struct table_decl migrated[MAX_TABLES];   /* tables added by `migrate`, re-declared at server start */
     int nmigrated;
     uint64_t *once;                   /* INV-ONCE: hashes of (user, op id) */
@@ -117,6 +127,11 @@ void check_server_commit(struct world *w, const char *user, const char *op_id,
                          const struct push_item *item, const struct row *written,
                          enum push_outcome outcome);
 int user_index(struct world *w, const char *user);
+/* INV-ORCH: every run start/end (the orchestrator's observe hook), and
+ * after every step (waits, run ages); check_orch_lost at a server crash. */
+void check_orch_obs(struct world *w, const struct orch_obs *obs);
+void check_orch(struct world *w);
+void check_orch_lost(struct world *w);
 
 /* world.c */
 int64_t sdev_wall(const struct sdev *d);
