@@ -70,9 +70,11 @@ clean:
 
 # The main job: the scenario suite and a swarm, with a report.
 REPORT ?= reports/out
+SEEDS ?= 500
+JOBS ?= 2
 run: deps all
 	@mkdir -p $(REPORT)
 	@$(BUILD)/syncsim scenario scenarios/*.scn --junit $(REPORT)/scenarios.junit.xml --report $(REPORT); s=$$?; \
-	 $(BUILD)/syncsim swarm --seeds $${SEEDS:-500} -j $${JOBS:-2} --report $(REPORT); w=$$?; \
-	 echo "results: $(REPORT)/ (scenarios.junit.xml, swarm.json)"; \
+	 $(BUILD)/syncsim swarm --seeds $(SEEDS) -j $(JOBS) --report $(REPORT); w=$$?; \
+	 echo; echo "report: $(REPORT)/swarm.html (swarm), $(REPORT)/scenarios.json, $(REPORT)/scenarios.junit.xml"; \
 	 [ $$s = 0 ] && [ $$w = 0 ]
