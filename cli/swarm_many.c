@@ -107,26 +107,49 @@ struct tally {
     int nfail_lines;
 };
 
-static void worker(const struct swarm_cfg *c, long k, int fd, double start)
+/* One result line: "seed ok events sim_ms mask checks… invariant\tfailure". */
+static void write_result(int fd, const struct swarm_result *r)
 {
     char line[1400];
+    int n = snprintf(line, sizeof line, "%llu %d %llu %llu %u", (unsigned long long)r->seed, r->ok,
+                     (unsigned long long)r->events, (unsigned long long)r->sim_ms, r->fault_mask);
+    for (int j = 0; j < 16; j++) n += snprintf(line + n, sizeof line - (size_t)n, " %llu", (unsigned long long)r->checks[j]);
+    n += snprintf(line + n, sizeof line - (size_t)n, " %s\t%.1000s\n", r->invariant[0] ? r->invariant : "-", r->failure);
+    /* One write below PIPE_BUF: lines of concurrent writers never interleave. */
+    if (write(fd, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1)) < 0) _exit(3);
+}
+
+static void run_one(const struct swarm_cfg *c, uint64_t seed, int fd)
+{
+    struct swarm_result r;
+    char err[256];
+    if (swarm_run(seed, &c->o, &r, NULL, err, sizeof err) != 0) {
+        r.ok = false;
+        snprintf(r.invariant, sizeof r.invariant, "SETUP");
+        snprintf(r.failure, sizeof r.failure, "%s", err);
+    }
+    for (char *p = r.failure; *p; p++) if (*p == '\n' || *p == '\t') *p = ' ';
+    write_result(fd, &r);
+}
+
+/* Each seed runs in a child of the worker, so a seed that dies on an
+ * assertion (a found bug) is reported as a failure and the rest still run. */
+static void worker(const struct swarm_cfg *c, long k, int fd, double start)
+{
     for (long i = k; i < c->seeds; i += c->jobs) {
         if (c->shard_n > 1 && i % c->shard_n != c->shard_i) continue;
         if (c->budget_s > 0 && now_s() - start > c->budget_s) break;
         uint64_t seed = c->from + (uint64_t)i;
-        struct swarm_result r;
-        char err[256];
-        if (swarm_run(seed, &c->o, &r, NULL, err, sizeof err) != 0) {
-            r.ok = false;
-            snprintf(r.invariant, sizeof r.invariant, "SETUP");
-            snprintf(r.failure, sizeof r.failure, "%s", err);
-        }
-        for (char *p = r.failure; *p; p++) if (*p == '\n' || *p == '\t') *p = ' ';
-        int n = snprintf(line, sizeof line, "%llu %d %llu %llu %u", (unsigned long long)seed, r.ok,
-                         (unsigned long long)r.events, (unsigned long long)r.sim_ms, r.fault_mask);
-        for (int j = 0; j < 16; j++) n += snprintf(line + n, sizeof line - (size_t)n, " %llu", (unsigned long long)r.checks[j]);
-        n += snprintf(line + n, sizeof line - (size_t)n, " %s\t%.1000s\n", r.invariant[0] ? r.invariant : "-", r.failure);
-        if (write(fd, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1)) < 0) break;
+        pid_t pid = fork();
+        if (pid == 0) { run_one(c, seed, fd); _exit(0); }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) < 0) { run_one(c, seed, fd); continue; }
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0) continue;
+        struct swarm_result r = { .seed = seed, .ok = false };
+        snprintf(r.invariant, sizeof r.invariant, "CRASH");
+        snprintf(r.failure, sizeof r.failure, "the run died (%s %d): an assertion or a crash; replay the seed to see it",
+                 WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+        write_result(fd, &r);
     }
     close(fd);
     _exit(0);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void fuzz_setup(void);
 static void fuzz_one(const uint8_t *p, size_t n);
