@@ -49,12 +49,17 @@ const struct store_table *dev_table(struct device *d, const char *name)
     return NULL;
 }
 
+/* Cached counts (status, observation) refreshed after every change of the
+ * outbox, the dead letters or the conflicts table. */
 int dev_refresh_counts(struct device *d)
 {
     int o = store_outbox_count(d->st), dl = store_deadletter_count(d->st);
-    if (o < 0 || dl < 0) return -1;
+    int c = store_conflict_count(d->st, false), co = store_conflict_count(d->st, true);
+    if (o < 0 || dl < 0 || c < 0 || co < 0) return -1;
     d->outbox_n = o;
     d->dead_n = dl;
+    d->conflicts_n = c;
+    d->conflicts_open_n = co;
     return 0;
 }
 
@@ -270,7 +275,7 @@ static int switch_user(struct device *d, const char *user)
     if (store_commit(d->st) != 0) return DEV_ESTORAGE;
     d->cursor = 0;
     d->hlc = 0;
-    return load_tables(d) == 0 ? 0 : DEV_ESTORAGE;
+    return load_tables(d) == 0 && dev_refresh_counts(d) == 0 ? 0 : DEV_ESTORAGE;
 }
 
 int dev_login(struct device *d, const char *user, const char *token)
@@ -623,6 +628,7 @@ int dev_resolve(struct device *d, const char *table, const char *id, bool take_l
         ev_str(&e, "table", table);
         ev_str(&e, "id", id);
         ev_str(&e, "winner", winner);
+        dev_refresh_counts(d);
         if (rc == 0) dev_emit(d, &e);
         if (rc == 0 && take_local) debounce(d);
     }
@@ -650,8 +656,8 @@ void dev_get_state(struct device *d, struct dev_state *s)
     s->run_push_done = d->run.push_done;
     s->outbox = d->outbox_n;
     s->deadletters = d->dead_n;
-    s->conflicts = store_conflict_count(d->st, false);
-    s->conflicts_unresolved = store_conflict_count(d->st, true);
+    s->conflicts = d->conflicts_n;
+    s->conflicts_unresolved = d->conflicts_open_n;
     s->status = d->started ? compute_status(d) : d->status;
     s->cursor = d->cursor;
     s->initial_completed_at = d->initial_complete ? d->completed_at : 0;

@@ -74,6 +74,8 @@ struct device {
 
     int outbox_n;              /* cached counts for status (§1.8) */
     int dead_n;
+    int conflicts_n;
+    int conflicts_open_n;
     enum dev_status status;
     bool status_emitted;
     int64_t last_pull_done_mono;

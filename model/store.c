@@ -16,7 +16,8 @@ enum {
     Q_GET_SET, Q_SET_SET, Q_DEL_SET, Q_TABLES, Q_ADD_TABLE, Q_SAVE_PROG, Q_GET_ROW,
     Q_PUT_ROW, Q_SET_BASE, Q_OB_APPEND, Q_OB_BATCH, Q_OB_MAX, Q_OB_COUNT, Q_OB_PENDING,
     Q_OB_REMOVE, Q_OB_BUMP, Q_DL_INSERT, Q_DL_COUNT, Q_ROWS_ALL, Q_OPS, Q_DL_ROW,
-    Q_OB_GET, Q_CF_ADD, Q_CF_COUNT, Q_CF_COUNT_OPEN, Q_CF_OPEN, Q_CF_LIST, Q_CF_RESOLVE, Q_COUNT
+    Q_OB_GET, Q_CF_ADD, Q_CF_COUNT, Q_CF_COUNT_OPEN, Q_CF_OPEN, Q_CF_LIST, Q_CF_RESOLVE,
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_COUNT
 };
 
 struct store {
@@ -72,6 +73,10 @@ static const char *const sql[Q_COUNT] = {
     [Q_CF_OPEN] = "SELECT 1 FROM conflicts WHERE tbl=?1 AND id=?2 AND resolved=0 LIMIT 1",
     [Q_CF_LIST] = "SELECT data FROM conflicts WHERE tbl=?1 AND id=?2 AND resolved=0 ORDER BY n",
     [Q_CF_RESOLVE] = "UPDATE conflicts SET resolved=1, winner=?3 WHERE tbl=?1 AND id=?2 AND resolved=0",
+    /* Prepared once: every local write, page and ack is a transaction. */
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
 };
 
 static sqlite3_stmt *q(struct store *s, int i)
@@ -179,19 +184,20 @@ const char *store_errmsg(struct store *s) { return sqlite3_errmsg(s->db); }
 int store_begin(struct store *s)
 {
     SS_ASSERT(sqlite3_get_autocommit(s->db));
-    return sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    return run_done(q(s, Q_BEGIN));
 }
 
 int store_commit(struct store *s)
 {
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
+    if (run_done(q(s, Q_COMMIT)) == 0) return 0;
     store_rollback(s);
     return -1;
 }
 
 void store_rollback(struct store *s)
 {
-    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(s->db)) run_done(q(s, Q_ROLLBACK));
+    SS_ASSERT(sqlite3_get_autocommit(s->db));
 }
 
 int store_get_int(struct store *s, const char *key, int64_t *v)

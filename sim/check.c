@@ -68,6 +68,18 @@ static void on_force(struct sdev *d)
     d->holding = false;
 }
 
+/* A commit of a run (RUN-10: its event follows the commit). COORD-12: a run
+ * whose lock was force-released or ended commits nothing more, so every
+ * commit happens while some run holds the lock. */
+static void on_commit(struct sdev *d, const struct event *e)
+{
+    d->w->check_counts[CK_MUTEX]++;
+    if (!d->holding)
+        world_fail(d->w, "INV-MUTEX", "%s: %s committed while no run held the lock "
+                   "(a fenced run must commit nothing, COORD-12)", d->spec.name, e->name);
+    d->progress_mono = sdev_mono(d);
+}
+
 static void on_table_done(struct sdev *d, const struct event *e)
 {
     const char *t = ev_get(e, "table");
@@ -82,7 +94,7 @@ void check_event(struct sdev *d, const struct event *e)
     else if (is(e, "lock.force_released")) on_force(d);
     else if (is(e, "sync.started")) on_started(d, e);
     else if (is(e, "sync.push_acked") || is(e, "sync.pull_page") || is(e, "initial.page"))
-        d->progress_mono = sdev_mono(d);
+        on_commit(d, e);
     else if (is(e, "initial.table_done")) on_table_done(d, e);
     else if (is(e, "initial.completed")) d->ndone = 0;
     else if (is(e, "sync.completed") && d->pull_sent_step >= d->run_start_step)
@@ -191,6 +203,19 @@ void check_server_commit(struct world *w, const char *user, const char *op_id,
                    (long long)prev.at, prev.by, (unsigned long long)prev.seq);
 }
 
+/* INV-COLLAPSE "no trigger lost": pending changes always have something
+ * coming that will push them — a run, a follow-up, a retry (RUN-4) or a
+ * debounced trigger (OUT-4). The 15-minute periodic job does not count: a
+ * failed push that waits for it (or for the next write) was lost. */
+static void check_no_trigger_lost(struct sdev *d, const struct dev_state *st)
+{
+    if (!st->session || !st->initial_complete || !st->online || st->outbox == 0) return;
+    d->w->check_counts[CK_COLLAPSE]++;
+    if (!st->lock_held && !st->followup_pending && !st->retry_pending && !st->debounce_pending)
+        world_fail(d->w, "INV-COLLAPSE", "%s: %d outbox item(s) and nothing will push them "
+                   "(no run, follow-up, retry or debounce): a trigger was lost", d->spec.name, st->outbox);
+}
+
 static void check_collapse(struct sdev *d)
 {
     struct dev_state st;
@@ -205,6 +230,7 @@ static void check_collapse(struct sdev *d)
     d->w->check_counts[CK_MUTEX]++;
     if (st.run_active && !st.lock_held)
         world_fail(d->w, "INV-MUTEX", "%s: a run is active without holding the lock", d->spec.name);
+    check_no_trigger_lost(d, &st);
 }
 
 void check_after_step(struct world *w, int dev, bool delivered)

@@ -13,10 +13,12 @@
 void guard_snapshot(struct sdev *d)
 {
     d->nguard = 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(d->db, "SELECT DISTINCT o.tbl, o.id, r.data FROM outbox o JOIN rows r"
-                           " ON r.tbl=o.tbl AND r.id=o.id ORDER BY o.tbl, o.id", -1, &st, NULL) != SQLITE_OK)
+    if (!d->q_guard
+        && sqlite3_prepare_v3(d->db, "SELECT DISTINCT o.tbl, o.id, r.data FROM outbox o JOIN rows r"
+                              " ON r.tbl=o.tbl AND r.id=o.id ORDER BY o.tbl, o.id", -1,
+                              SQLITE_PREPARE_PERSISTENT, &d->q_guard, NULL) != SQLITE_OK)
         return;
+    sqlite3_stmt *st = d->q_guard;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (d->nguard == d->guard_cap) {
             int cap = d->guard_cap ? d->guard_cap * 2 : 64;
@@ -34,18 +36,28 @@ void guard_snapshot(struct sdev *d)
         row_free(&r);
         d->nguard++;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
 }
 
-static int pending_count(sqlite3 *db, const char *table, const char *id)
+/* Before the device's connection closes (crash, end of the world). */
+void guard_close(struct sdev *d)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM outbox WHERE tbl=?1 AND id=?2", -1, &st, NULL) != SQLITE_OK)
+    sqlite3_finalize(d->q_guard);
+    sqlite3_finalize(d->q_pending);
+    d->q_guard = d->q_pending = NULL;
+}
+
+static int pending_count(struct sdev *d, const char *table, const char *id)
+{
+    if (!d->q_pending
+        && sqlite3_prepare_v3(d->db, "SELECT COUNT(*) FROM outbox WHERE tbl=?1 AND id=?2", -1,
+                              SQLITE_PREPARE_PERSISTENT, &d->q_pending, NULL) != SQLITE_OK)
         return -1;
+    sqlite3_stmt *st = d->q_pending;
     sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return n;
 }
 
@@ -57,7 +69,7 @@ void check_guard(struct sdev *d)
     for (int i = 0; i < d->nguard && !w->failed; i++) {
         struct guard_entry *g = &d->guard[i];
         struct row r = {0};
-        if (pending_count(d->db, g->table, g->id) <= 0) continue;
+        if (pending_count(d, g->table, g->id) <= 0) continue;
         w->check_counts[CK_GUARD]++;
         if (dev_get_row(d->dev, g->table, g->id, &r) == 1 && stamp_cmp(&r.st, &g->st) != 0)
             world_fail(w, "INV-GUARD", "%s: pulled row %s/%s replaced a local row with a pending outbox item",

@@ -97,6 +97,11 @@ int swarm_params(uint64_t seed, const struct swarm_opts *o, struct world_params 
     p->seed = seed;
     config_default(&p->cfg);
     if (rng_chance(&r, 0.3)) p->cfg.clock = CLOCK_HLC;
+    /* Some seeds let a request outlive the lock timeout, so stuck runs are
+     * force-released and fenced (COORD-6, COORD-12) instead of timing out. */
+    bool slow = rng_chance(&r, 0.15);
+    int64_t request_timeout = rng_range(&r, 360000, 1200000);
+    if (slow) p->cfg.request_timeout_ms = request_timeout;
     p->ndev = o->devices > 0 ? o->devices : (int)rng_range(&r, 1, 4);
     int users = o->users > 0 ? o->users : (int)rng_range(&r, 1, 3);
     if (p->ndev > 4 || users > 3) { snprintf(err, errlen, "at most 4 devices and 3 users"); return -1; }

@@ -339,6 +339,7 @@ struct world *world_new(const struct world_params *p, char *err, size_t errlen)
 
 static void device_down(struct sdev *d)
 {
+    guard_close(d);
     if (d->dev) dev_close(d->dev);
     if (d->db) sqlite3_close(d->db);
     d->dev = NULL;
