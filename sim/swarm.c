@@ -182,7 +182,11 @@ static void do_app(struct workload *wl, int dev)
     else if (x < 82) {
         char id[16];
         snprintf(id, sizeof id, "r%d", (int)rng_below(wl->r, 12));
-        world_resolve(wl->w, dev, pick_table(wl), id, rng_chance(wl->r, 0.5));
+        /* One draw per statement: argument evaluation order is unspecified in C,
+         * and gcc and clang differ (the cross-build hash check). */
+        const char *table = pick_table(wl);
+        bool local = rng_chance(wl->r, 0.5);
+        world_resolve(wl->w, dev, table, id, local);
     } else if (x < 84 && (wl->mask & (1u << F_LOGOUT))) {
         struct device *d = world_device(wl->w, dev);
         struct dev_state st;
@@ -235,7 +239,9 @@ static void do_orch(struct workload *wl)
     static const char *const jobs[ORCH_JOB_COUNT] = { "orders", "customers", "products", "prices" };
     uint64_t x = rng_below(wl->r, 1000);
     if (x < 5) {
-        world_orchestrate(wl->w, (enum orch_job)rng_below(wl->r, ORCH_JOB_COUNT), rng_chance(wl->r, 0.2));
+        enum orch_job job = (enum orch_job)rng_below(wl->r, ORCH_JOB_COUNT);
+        bool full = rng_chance(wl->r, 0.2);
+        world_orchestrate(wl->w, job, full);
     } else if (x < 25) {
         char id[16], val[16];
         snprintf(id, sizeof id, "e%d", (int)rng_below(wl->r, 12));

@@ -590,7 +590,7 @@ static int device_up(struct world *w, struct sdev *d)
     d->running = true;
     d->crashed = false;
     d->holding = false;
-    bool faulted = d->disk_faulted;
+    bool faulted = d->disk_faulted || d->disk_full;
     d->disk_faulted = false;
     dev_start(d->dev);
     check_stale(d, faulted);
@@ -804,7 +804,7 @@ void world_set_drift(struct world *w, int dev, int64_t ppm)
 void world_disk_capacity(struct world *w, int dev, int64_t bytes)
 {
     trace_line(&w->trace, w->now, w->devs[dev].spec.name, "disk capacity %lld", (long long)bytes);
-    if (bytes > 0) w->devs[dev].disk_faulted = true;
+    w->devs[dev].disk_full = bytes > 0;
     simfs_set_capacity(w->devs[dev].fs, bytes);
 }
 
@@ -816,6 +816,7 @@ void world_heal(struct world *w, int dev)
     for (int i = 0; i < w->ndev; i++) {
         w->devs[i].partitioned = 0;
         simfs_set_capacity(w->devs[i].fs, 0);   /* a full disk is a fault too */
+        w->devs[i].disk_full = false;
     }
     memset(&w->faults, 0, sizeof w->faults);
     w->faults.delay_min = w->faults.delay_max = 10;
@@ -1015,7 +1016,10 @@ static void hostile_send(struct world *w, struct wire_msg *m, const char *what)
     size_t len = 0;
     if (wire_encode(m, &buf, &len) != 0) { free(buf); return; }
     struct rng *r = &w->rng[RS_FAULTS];
-    if (rng_chance(r, 0.3) && len > 0) buf[rng_below(r, len)] ^= (uint8_t)(1 + rng_below(r, 255));   /* corrupt */
+    if (rng_chance(r, 0.3) && len > 0) {   /* corrupt one byte (two draws, in order) */
+        size_t at = (size_t)rng_below(r, len);
+        buf[at] ^= (uint8_t)(1 + rng_below(r, 255));
+    }
     if (rng_chance(r, 0.1)) len = (size_t)rng_below(r, len + 1);                                       /* truncate */
     uint8_t *resp = NULL;
     size_t rlen = 0;

@@ -39,6 +39,7 @@ struct sdev {
     unsigned partitioned;             /* PART_UP | PART_DOWN: directions dropped */
     int64_t drift_ppm;                /* wall clock drift, parts per million */
     bool disk_faulted;                /* a storage fault since the last start */
+    bool disk_full;                   /* a capacity limit in force (until healed) */
     bool power_armed;                 /* the armed crash-at-write is a power loss */
     struct oracle oracle;
     int push_reqs, pull_reqs;
