@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "live/scn_live.h"
 #include "scn_run.h"
 #include "swarm.h"
 
@@ -23,7 +24,7 @@ static const char usage[] =
     "      [--config key=value]... [--trace FILE] [--verbose]   one seeded run\n"
     "  replay S [--trace FILE] [--verbose]                       the same run, with its trace\n"
     "  swarm --seeds N [--from S] [-j J] [--time-budget T] [--shard i/n] [--report DIR]\n"
-    "  scenario FILE... [--junit FILE] [--report DIR] [-v]       scripted scenarios\n"
+    "  scenario FILE... [--junit FILE] [--report DIR] [-v] [--live]  scripted scenarios\n"
     "  determinism S                                             run twice, compare trace hashes\n"
     "  shrink S | shrink FILE.scn                                minimise a failing run into a scenario\n"
     "  report …                                                  HTML/JSON/JUnit reports\n"
@@ -151,12 +152,14 @@ static int cmd_determinism(int argc, char **argv)
 static int cmd_scenario(int argc, char **argv)
 {
     struct scn_run_opts o = {0};
+    bool live = false;   /* --live: sim vs live cross-check (sim/live/scn_live.h) */
     char **files = calloc((size_t)argc, sizeof *files);
     int n = 0;
     if (!files) return 2;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) o.verbose = true;
+        else if (strcmp(a, "--live") == 0) live = true;
         else if (strcmp(a, "--dump-db") == 0 && i + 1 < argc) o.dump_db = argv[++i];
         else if (strcmp(a, "--junit") == 0 || strcmp(a, "--report") == 0) {
             if (i + 1 >= argc) { free(files); return cli_usage_error("option %s needs a value", a); }
@@ -165,7 +168,7 @@ static int cmd_scenario(int argc, char **argv)
         else files[n++] = argv[i];
     }
     if (n == 0) { free(files); return cli_usage_error("scenario: expected at least one FILE%s", ""); }
-    int rc = scn_run_files(files, n, &o);
+    int rc = live ? scn_live_files(files, n, o.verbose) : scn_run_files(files, n, &o);
     free(files);
     return rc;
 }
