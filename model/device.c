@@ -114,6 +114,27 @@ struct device *dev_open(sqlite3 *db, const struct env *env, const struct config 
     return d;
 }
 
+int dev_recycle(struct device *d, char *err, size_t errlen)
+{
+    SS_ASSERT(d && d->st);
+    struct device keep = *d;
+    memset(d, 0, sizeof *d);
+    d->db = keep.db;
+    d->st = keep.st;
+    d->env = keep.env;
+    d->cfg = keep.cfg;
+    d->batch = keep.batch;
+    memcpy(d->name, keep.name, sizeof d->name);
+    if (load_settings(d) != 0) {
+        snprintf(err, errlen, "device database: %s", store_errmsg(d->st));
+        dev_close(d);
+        return -1;
+    }
+    coord_init(&d->coord, d->env, d->cfg);
+    d->last_pull_done_mono = -1;
+    return 0;
+}
+
 void dev_close(struct device *d)
 {
     if (!d) return;

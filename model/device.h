@@ -86,6 +86,12 @@ struct device *dev_open(sqlite3 *db, const struct env *env, const struct config 
                         char *err, size_t errlen);
 /* Frees all memory; touches neither the database nor the env (a crash). */
 void dev_close(struct device *d);
+/* A crash and a new process on the same connection, for harnesses that do
+ * it thousands of times a second: everything the device holds in memory is
+ * reset as by dev_close + dev_open, except its store's prepared statements
+ * (they carry no state between calls). dev_start follows as usual. 0, or -1
+ * with a message (then d is closed). */
+int dev_recycle(struct device *d, char *err, size_t errlen);
 
 /* Process start: clears a persisted holder (COORD-7), emits status, raises
  * RUN-8's background trigger or INIT-1's initial request. Device starts online. */

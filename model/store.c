@@ -340,9 +340,10 @@ int store_clear_rows(struct store *s)
 
 int store_foreach_row(struct store *s, int (*fn)(void *arg, const struct row *r), void *arg)
 {
-    /* Not the cached statement: fn may call back into the store. */
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql[Q_ROWS_ALL], -1, &st, NULL) != SQLITE_OK) return -1;
+    /* The cached statement: fn may call into the store, but not into this
+     * function again (that would reset the walk). */
+    sqlite3_stmt *st = q(s, Q_ROWS_ALL);
+    if (!st) return -1;
     int rc, stop = 0;
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct row r = {0};
@@ -350,7 +351,7 @@ int store_foreach_row(struct store *s, int (*fn)(void *arg, const struct row *r)
         stop = fn(arg, &r);
         row_free(&r);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return stop < 0 ? -1 : 0;
 }
 
@@ -480,12 +481,12 @@ int store_requeue(struct store *s)
 
 int store_foreach_op(struct store *s, int (*fn)(void *arg, const char *op_id, bool dead), void *arg)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, sql[Q_OPS], -1, &st, NULL) != SQLITE_OK) return -1;
+    sqlite3_stmt *st = q(s, Q_OPS);   /* as store_foreach_row: no nested walk */
+    if (!st) return -1;
     int rc, stop = 0;
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
         stop = fn(arg, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) != 0);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return 0;
 }
 

@@ -60,6 +60,7 @@ int store_get_row(struct store *s, const char *table, const char *id,
 int store_put_row(struct store *s, const struct row *r, uint64_t base_seq);
 int store_set_base_seq(struct store *s, const char *table, const char *id, uint64_t base_seq);
 int store_clear_rows(struct store *s);
+/* Walks the rows; fn may use the store but must not start another walk. */
 int store_foreach_row(struct store *s, int (*fn)(void *arg, const struct row *r), void *arg);
 
 /* Outbox (OUT-1..3), in local order. */
