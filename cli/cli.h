@@ -12,6 +12,8 @@
 int cli_usage_error(const char *fmt, const char *arg);
 int cli_parse_seed(const char *s, uint64_t *out);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
+/* The file name of path without directory and extension, in buf. */
+const char *cli_base_noext(const char *path, char *buf, size_t n);
 /* The one-line command that reproduces a seed with these overrides
  * (static buffer). */
 const char *cli_repro(uint64_t seed, const struct swarm_opts *o);

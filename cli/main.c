@@ -39,6 +39,15 @@ int cli_usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+const char *cli_base_noext(const char *path, char *buf, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    snprintf(buf, n, "%s", b ? b + 1 : path);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
+}
+
 int cli_parse_seed(const char *s, uint64_t *out)
 {
     if (!s || !*s) return -1;

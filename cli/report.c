@@ -132,14 +132,6 @@ static int seed_report(uint64_t seed, const struct swarm_opts *o0, const char *d
     return rc;
 }
 
-static const char *base_noext(const char *path, char *buf, size_t n)
-{
-    const char *b = strrchr(path, '/');
-    snprintf(buf, n, "%s", b ? b + 1 : path);
-    char *dot = strrchr(buf, '.');
-    if (dot && dot != buf) *dot = 0;
-    return buf;
-}
 
 static int scenario_report(const char *file, const char *dir)
 {
@@ -169,7 +161,7 @@ static int scenario_report(const char *file, const char *dir)
     char rr[4300];
     snprintf(rr, sizeof rr, "build/syncsim scenario %s -v   # with the full trace", file);
     fl.replay = rr;
-    int rc = finish_page(dir, base_noext(file, id, sizeof id), &fl, tl, NULL, 0);
+    int rc = finish_page(dir, cli_base_noext(file, id, sizeof id), &fl, tl, NULL, 0);
     free(text);
     free(out);
     rpt_tl_free(tl);

@@ -109,14 +109,6 @@ static int shrink_text(const char *file, const char *text, const char *origin, c
     return rc;
 }
 
-static const char *base_noext(const char *path, char *buf, size_t n)
-{
-    const char *b = strrchr(path, '/');
-    snprintf(buf, n, "%s", b ? b + 1 : path);
-    char *dot = strrchr(buf, '.');
-    if (dot && dot != buf) *dot = 0;
-    return buf;
-}
 
 int cli_shrink(int argc, char **argv)
 {
@@ -147,7 +139,7 @@ int cli_shrink(int argc, char **argv)
     if (wl > 4 && !strcmp(what + wl - 4, ".scn")) {
         char *text = read_file(what);
         if (!text) { fprintf(stderr, "%s:0:0: expected a readable scenario file, found %s\n", what, strerror(errno)); return 2; }
-        if (!outpath) { snprintf(path, sizeof path, "%s/%s.shrunk.scn", DEFAULT_DIR, base_noext(what, name, sizeof name)); outpath = path; }
+        if (!outpath) { snprintf(path, sizeof path, "%s/%s.shrunk.scn", DEFAULT_DIR, cli_base_noext(what, name, sizeof name)); outpath = path; }
         int rc = shrink_text(what, text, what, outpath, budget, report);
         free(text);
         return rc;
