@@ -120,8 +120,12 @@ static int teardown(void **state)
     struct fx *f = *state;
     srv_close(f->s);
     sqlite3_close(f->db);
-    if (f->path[0] != '\0')
+    if (f->path[0] != '\0') {
         unlink(f->path);
+        char *slash = strrchr(f->path, '/');
+        if (slash) *slash = '\0';
+        rmdir(f->path);   /* the mkdtemp directory */
+    }
     free(f);
     return 0;
 }
@@ -602,8 +606,10 @@ static void test_srv5_close_reopen_keeps_rows_tokens_idempotency(void **state)
     struct wire_msg r1, r2;
     srv_close(f->s);
     sqlite3_close(f->db);
-    snprintf(f->path, sizeof f->path, "/tmp/test_server_%d.db", (int)getpid());
-    unlink(f->path);
+    /* A real file (SRV-5 is about durability), unique per run. */
+    char dir[] = "/tmp/test_server_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(f->path, sizeof f->path, "%s/server.db", dir);
     assert_int_equal(sqlite3_open(f->path, &f->db), SQLITE_OK);
     open_srv(f);
     declare(f->s, "customers", false, STRAT_LWW);

@@ -635,13 +635,16 @@ static void test_dump_opens_with_the_real_sqlite(void **state)
     dev_open(&d, "FULL");
     create_table(&d);
     assert_int_equal(insert_range(d.db, 1, 50), SQLITE_OK);
-    snprintf(host, sizeof host, "/tmp/simfs-dump-%ld.db", (long)getpid());
+    char dir[] = "/tmp/simfs-dump-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    snprintf(host, sizeof host, "%s/dump.db", dir);
     assert_int_equal(simfs_dump(d.fs, DB_PATH, host), 0);
     assert_int_equal(simfs_dump(d.fs, "/missing", host), -1);
     assert_int_equal(sqlite3_open_v2(host, &real, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_true(state_is(real, 50));
     assert_int_equal(sqlite3_close(real), SQLITE_OK);
     unlink(host);
+    rmdir(dir);
     dev_free(&d);
 }
 
