@@ -17,7 +17,7 @@
 #include "wire.h"
 
 static uint64_t xs_state;
-static uint64_t xs_next(void)  /* fixed-seed xorshift64, no rand() */
+static uint64_t xs_next(void)  /* fixed-seed xorshift64, not the libc PRNG */
 {
     uint64_t x = xs_state;
     x ^= x << 13;
