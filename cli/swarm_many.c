@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 #include "world_int.h"   /* check_names: the ids of swarm_result.checks */
 
 #define MAX_WORKERS 64
@@ -105,31 +106,46 @@ struct tally {
     uint64_t checks[16];
     char (*fail_lines)[1400];
     int nfail_lines;
+    long cov[RPT_COV_STATES][KIND_COUNT];   /* coordinator coverage (issue 6) */
 };
 
 /* One result line: "seed ok events sim_ms mask checks… invariant\tfailure". */
-static void write_result(int fd, const struct swarm_result *r)
+static void write_result(int fd, const struct swarm_result *r, const struct rpt_cov *cov)
 {
-    char line[1400];
+    char line[2600];
     int n = snprintf(line, sizeof line, "%llu %d %llu %llu %u", (unsigned long long)r->seed, r->ok,
                      (unsigned long long)r->events, (unsigned long long)r->sim_ms, r->fault_mask);
     for (int j = 0; j < 16; j++) n += snprintf(line + n, sizeof line - (size_t)n, " %llu", (unsigned long long)r->checks[j]);
+    for (int st = 0; st < RPT_COV_STATES; st++)
+        for (int k = 0; k < KIND_COUNT; k++)
+            n += snprintf(line + n, sizeof line - (size_t)n, " %ld", cov ? cov->count[st][k] : 0L);
     n += snprintf(line + n, sizeof line - (size_t)n, " %s\t%.1000s\n", r->invariant[0] ? r->invariant : "-", r->failure);
     /* One write below PIPE_BUF: lines of concurrent writers never interleave. */
     if (write(fd, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1)) < 0) _exit(3);
+}
+
+static void cov_sink(void *arg, int64_t t, const char *line)
+{
+    (void)t;
+    rpt_cov_line(arg, line);
 }
 
 static void run_one(const struct swarm_cfg *c, uint64_t seed, int fd)
 {
     struct swarm_result r;
     char err[256];
-    if (swarm_run(seed, &c->o, &r, NULL, err, sizeof err) != 0) {
+    static struct rpt_cov cov;
+    rpt_cov_reset(&cov);
+    struct swarm_opts o = c->o;
+    o.sink = cov_sink;
+    o.sink_arg = &cov;
+    if (swarm_run(seed, &o, &r, NULL, err, sizeof err) != 0) {
         r.ok = false;
         snprintf(r.invariant, sizeof r.invariant, "SETUP");
         snprintf(r.failure, sizeof r.failure, "%s", err);
     }
     for (char *p = r.failure; *p; p++) if (*p == '\n' || *p == '\t') *p = ' ';
-    write_result(fd, &r);
+    write_result(fd, &r, &cov);
 }
 
 /* Each seed runs in a child of the worker, so a seed that dies on an
@@ -149,7 +165,7 @@ static void worker(const struct swarm_cfg *c, long k, int fd, double start)
         snprintf(r.invariant, sizeof r.invariant, "CRASH");
         snprintf(r.failure, sizeof r.failure, "the run died (%s %d): an assertion or a crash; replay the seed to see it",
                  WIFSIGNALED(st) ? "signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-        write_result(fd, &r);
+        write_result(fd, &r, NULL);
     }
     close(fd);
     _exit(0);
@@ -164,6 +180,8 @@ static void take_line(struct tally *t, const struct swarm_cfg *c, char *line)
     if (sscanf(line, "%llu %d %llu %llu %u%n", &seed, &ok, &events, &sim, &mask, &used) < 5) return;
     char *p = line + used;
     for (int j = 0; j < 16; j++) { t->checks[j] += strtoull(p, &p, 10); }
+    for (int st = 0; st < RPT_COV_STATES; st++)
+        for (int k = 0; k < KIND_COUNT; k++) t->cov[st][k] += strtol(p, &p, 10);
     t->done++;
     t->sim_ms += (double)sim;
     for (int k = 0; k < SWARM_FAULT_KINDS; k++) if (mask & (1u << k)) t->fault_hist[k]++;
@@ -252,7 +270,14 @@ static void write_report(const struct swarm_cfg *c, const struct tally *t, doubl
     fprintf(f, "},\n  \"time_budget_s\": %.0f,\n  \"checks\": {", c->budget_s);
     for (int k = 0; k < CK_COUNT && k < 16; k++)
         fprintf(f, "%s\"%s\": %llu", k ? ", " : "", check_names[k], (unsigned long long)t->checks[k]);
-    fprintf(f, "},\n  \"failures\": [");
+    fprintf(f, "},\n");
+    for (int st = 0; st < RPT_COV_STATES; st++) {   /* state × request kind (issue 6) */
+        fprintf(f, "  \"coverage_%s\": {", rpt_cov_state_names[st]);
+        for (int k = 0; k < KIND_COUNT; k++)
+            fprintf(f, "%s\"%s\": %ld", k ? ", " : "", kind_name((enum sync_kind)k), t->cov[st][k]);
+        fprintf(f, "},\n");
+    }
+    fprintf(f, "  \"failures\": [");
     for (int i = 0; i < t->nfail_lines; i++) {
         fprintf(f, "%s\n    \"", i ? "," : "");
         for (const char *p = t->fail_lines[i]; *p; p++) {

@@ -143,6 +143,25 @@ static void read_failures(const char *s, struct rpt_swarm *sw)
     free(line);
 }
 
+/* "coverage_STATE": {kind: count, …} per coordinator state (cli/swarm_many.c). */
+static void read_cov(const char *s, struct rpt_swarm *sw)
+{
+    struct rpt_cov c;
+    memset(&c, 0, sizeof c);
+    bool any = false;
+    for (int st = 0; st < RPT_COV_STATES; st++) {
+        char key[64], names[32][32];
+        double v[32];
+        snprintf(key, sizeof key, "coverage_%s", rpt_cov_state_names[st]);
+        int n = jcounts(s, key, names, v, 32);
+        for (int i = 0; i < n; i++) {
+            enum sync_kind k;
+            if (kind_parse(names[i], &k) == 0) { c.count[st][k] = (long)v[i]; any = true; }
+        }
+    }
+    if (any) rpt_cov_into(&c, sw);
+}
+
 int rpt_swarm_read(const char *dir, struct rpt_swarm *sw, char *err, size_t errlen)
 {
     memset(sw, 0, sizeof *sw);
@@ -166,6 +185,7 @@ int rpt_swarm_read(const char *dir, struct rpt_swarm *sw, char *err, size_t errl
     n = jcounts(s, "checks", sw->check_names, v, 32);
     for (int i = 0; i < n; i++) sw->check_counts[i] = (unsigned long long)v[i];
     sw->nchecks = n > 0 ? n : 0;
+    read_cov(s, sw);
     read_failures(s, sw);
     free(s);
     return 0;

@@ -296,6 +296,8 @@ int swarm_run(uint64_t seed, const struct swarm_opts *o, struct swarm_result *r,
     p.trace_out = o->trace;
     struct world *w = world_new(&p, err, errlen);
     if (!w) return -1;
+    world_trace(w)->sink = o->sink;
+    world_trace(w)->sink_arg = o->sink_arg;
     struct workload wl = { .w = w, .r = world_rng(w, RS_WORKLOAD), .p = world_params(w), .mask = r->fault_mask,
                            .hostile = rng_chance(world_rng(w, RS_TOPOLOGY), 0.3) };
     if (p.orchestrator) world_orchestrator(w, true);   /* ORCH-3: the schedule runs */

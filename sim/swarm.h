@@ -24,6 +24,9 @@ struct swarm_opts {
     const char *config[16];    /* key=value overrides */
     int nconfig;
     FILE *trace;               /* full trace (replay --trace / --verbose) */
+    /* every trace line, as it is written (reports: coverage); may be NULL */
+    void (*sink)(void *arg, int64_t t, const char *line);
+    void *sink_arg;
     const char *dump_db;       /* --dump-db DIR: the databases at the end (= the failure point) */
 };
 
