@@ -123,8 +123,15 @@ int dev_recycle(struct device *d, char *err, size_t errlen)
     d->st = keep.st;
     d->env = keep.env;
     d->cfg = keep.cfg;
-    d->batch = keep.batch;
+    /* The config may have changed since (its push_batch sizes the batch). */
+    free(keep.batch);
+    d->batch = calloc((size_t)d->cfg->push_batch, sizeof *d->batch);
     memcpy(d->name, keep.name, sizeof d->name);
+    if (!d->batch) {
+        snprintf(err, errlen, "out of memory");
+        dev_close(d);
+        return -1;
+    }
     if (load_settings(d) != 0) {
         snprintf(err, errlen, "device database: %s", store_errmsg(d->st));
         dev_close(d);
