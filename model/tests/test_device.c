@@ -835,6 +835,36 @@ static void test_INV_DURABLE_write_survives_close_and_reopen(void **state)
  * OUT-1 … OUT-5
  * ==================================================================== */
 
+/* SPEC OUT-1: dev_recycle (a crash + restart on the same connection, for
+ * harnesses) sizes the push batch for the config in force then; the fuzzer
+ * found a batch kept from an earlier, smaller push_batch overflowing. */
+static void test_OUT_1_recycle_follows_push_batch(void **state)
+{
+    struct world *w = *state;
+    struct hdev *a = h_create(w, "phone");
+    a->cfg.push_batch = 2;
+    h_boot(a);
+    h_ready(a, "alice");
+    char err[128], id[16];
+    a->cfg.push_batch = 100;
+    memset(a->t_set, 0, sizeof a->t_set);
+    assert_int_equal(dev_recycle(a->d, err, sizeof err), 0);
+    a->mono = 0;
+    dev_start(a->d);
+    h_pump(a);
+    for (int i = 1; i <= 50; i++) {
+        snprintf(id, sizeof id, "c%03d", i);
+        h_write(a, "customers", id, "n=1");
+    }
+    int s0 = a->nsent;
+    w_advance(w, a->cfg.cooldown_ms);
+    dev_trigger(a->d, KIND_MANUAL);
+    h_pump(a);
+    assert_int_equal(sent_count(a, s0, WIRE_PUSH_REQ), 1);
+    assert_int_equal(st(a).outbox, 0);
+    assert_int_equal(srv_op_seen(w->srv, "alice", "phone:50"), 1);
+}
+
 /* SPEC OUT-1 */
 static void test_OUT_1_batches_of_push_batch_in_local_order(void **state)
 {
@@ -2379,6 +2409,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_INV_DURABLE_write_commits_row_and_outbox_in_one_transaction),
         T(test_INV_DURABLE_write_survives_close_and_reopen),
+        T(test_OUT_1_recycle_follows_push_batch),
         T(test_OUT_1_batches_of_push_batch_in_local_order),
         T(test_OUT_2_item_leaves_outbox_only_after_ack),
         T(test_OUT_2_lost_ack_keeps_item_and_server_applies_once),
