@@ -510,6 +510,7 @@ static int device_start(struct lrun *r, int d)
     av[ac++] = "--seed"; av[ac++] = seed;
     add_common_args(r, av, &ac, store, &ns, false);
     av[ac] = NULL;
+    for (int i = 0; i < rd->nans; i++) free(rd->ans[i].text);   /* a previous process's */
     rd->nans = 0;
     if (child_spawn(r, &rd->c, av, true, s->devices[d].name) != 0) {
         lerr(r, "cannot start device %s: %s", s->devices[d].name, strerror(errno));
@@ -523,7 +524,7 @@ static int device_start(struct lrun *r, int d)
     int64_t until = mono_now() + LIVE_START_MS;
     while (rd->nans < 1 && rd->c.out >= 0 && mono_now() < until && !g_interrupted) pump(r, 20);
     if (rd->nans < 1) { lerr(r, "device %s did not start (see %s/%s.log)", s->devices[d].name, r->dir, s->devices[d].name); return -1; }
-    free(rd->ans[0].text);
+    for (int i = 0; i < rd->nans; i++) free(rd->ans[i].text);
     rd->nans = 0;
     return 0;
 }
