@@ -397,7 +397,7 @@ void dev_hlc_seen(struct device *d, int64_t at)
 /* The row a write produces: the stored row (or a new one) with the named
  * fields set at one stamp; a delete sets the tombstone and keeps the fields,
  * a write onto a tombstone clears it (§1.1). */
-static int build_write(struct device *d, struct row *r, const struct stamp *stp, int n,
+static int build_write(struct row *r, const struct stamp *stp, int n,
                        const char *const *names, const char *const *values, bool del)
 {
     for (int i = 0; i < n; i++)
@@ -408,7 +408,6 @@ static int build_write(struct device *d, struct row *r, const struct stamp *stp,
     }
     r->st = *stp;
     r->seq = 0;
-    (void)d;
     return 0;
 }
 
@@ -428,13 +427,14 @@ int dev_local_write(struct device *d, const char *table, const char *id, int n,
     if (!found) row_init(&r, table, id);
     struct stamp stp = { .at = dev_stamp_clock(d), .seq = d->op_seq + 1 };
     snprintf(stp.by, sizeof stp.by, "%s", d->name);
-    if (build_write(d, &r, &stp, n, names, values, del) != 0) { store_rollback(d->st); row_free(&r); d->hlc = hlc_before; return DEV_EINVAL; }
-    if (r.nfields > ROW_MAX_FIELDS || row_bytes(&r) > ROW_MAX_BYTES) {
-        const char *why = r.nfields > ROW_MAX_FIELDS ? "invalid" : "too_large";   /* §1.1 */
+    bool built = build_write(&r, &stp, n, names, values, del) == 0;
+    if (!built || r.nfields > ROW_MAX_FIELDS || row_bytes(&r) > ROW_MAX_BYTES) {
+        /* §1.1: the device refuses a write whose row breaks the limits. */
+        const char *why = !built ? NULL : r.nfields > ROW_MAX_FIELDS ? "invalid" : "too_large";
         store_rollback(d->st);
         row_free(&r);
         d->hlc = hlc_before;
-        return refused(d, why);
+        return why ? refused(d, why) : DEV_EINVAL;
     }
     char op_id[OP_ID_MAX + 1];
     snprintf(op_id, sizeof op_id, "%s:%llu", d->name, (unsigned long long)stp.seq);
