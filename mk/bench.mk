@@ -7,7 +7,7 @@ $(BUILD)/bench: bench/bench.c $(BUILD)/libsyncsim.a $(BUILD)/libsyncmodel.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsyncsim.a $(BUILD)/libsyncmodel.a $(LDLIBS)
 
 # Prints `bench NAME=VALUE min=… max=…` lines; writes reports/out/bench.json.
-bench: all $(BUILD)/bench
+bench: deps all $(BUILD)/bench
 	@BUILD=$(BUILD) bench/run.sh
 
 # Applies each tools/mutants/*.patch to a temporary copy of the tree; final

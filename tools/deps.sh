@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages the build and the tests need, when missing.
 # Runs apt-get only as root; otherwise says what is missing and fails.
 set -euo pipefail
-need=(libsqlite3-dev libcmocka-dev sqlite3 pkg-config)
+need=(libsqlite3-dev libcmocka-dev sqlite3 pkg-config bc)
 [ "${SYNCSIM_DEPS_EXTRA:-}" ] && need+=(${SYNCSIM_DEPS_EXTRA})
 missing=()
 for p in "${need[@]}"; do
