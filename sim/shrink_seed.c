@@ -143,6 +143,8 @@ static void server_action(struct buf *b, const char *a)
     else if (!strcmp(a, "crash")) bput(b, "server crash\n");
     else if (!strcmp(a, "restart")) bput(b, "server restart\n");
     else if (sscanf(a, "revoke %127s", id) == 1) bput(b, "server revoke %s\n", id);
+    else if (sscanf(a, "orchestrate %63s %15s", t, op) == 2) bput(b, "orchestrate %s %s\n", t, op);
+    else if (!strcmp(a, "orchestrator on") || !strcmp(a, "orchestrator off")) bput(b, "%s\n", a);
     else bput(b, "# (not expressible) server %s\n", a);
 }
 
@@ -167,9 +169,20 @@ static bool take(struct buf *b, const char *line, int64_t *last)
     if (!strcmp(actor, "check") || !strcmp(actor, "scenario")) return true;
     if (!strcmp(actor, "hostile")) { bput(b, "# at %lldms a hostile client's request (not expressible)\n", (long long)t); return true; }
     bool srv = !strcmp(actor, "server");
+    if (!strcmp(actor, "erp")) {
+        char tb[64], id[128];
+        if (sscanf(body, "action write %63s %127s", tb, id) == 2)   /* values are not traced */
+            bput(b, "at %lldms erp write %s %s status=e%lld\n", (long long)t, tb, id, (long long)t);
+        return true;
+    }
     if (starts(body, "action ")) {
-        bput(b, "at %lldms ", (long long)t);
-        if (srv) server_action(b, body + 7); else device_action(b, actor, body + 7);
+        /* A statement, or a comment line when it has no scenario form (a
+         * comment after `at T` would leave the line without a statement). */
+        struct buf one = {0};
+        if (srv) server_action(&one, body + 7); else device_action(&one, actor, body + 7);
+        if (one.s && one.s[0] == '#') bput(b, "# at %lldms%s", (long long)t, one.s + 1);
+        else if (one.s) bput(b, "at %lldms %s", (long long)t, one.s);
+        free(one.s);
     } else if (!srv && starts(body, "died at a write")) {
         bput(b, "at %lldms crash %s%s\n", (long long)t, actor, strstr(body, "power") ? " power" : "");
     } else if (!srv && starts(body, "disk fault")) {
