@@ -92,4 +92,7 @@ int live_server_main(int argc, char **argv);
 int live_device_main(int argc, char **argv);
 int live_ctl_main(int argc, char **argv);
 
+/* "k=v" words split in place into names and values; count, or -1 (no '='). */
+int live_split_fields(char **av, int ac, const char **names, const char **values);
+
 #endif

@@ -128,23 +128,11 @@ static void reply_rc(const char *cmd, int rc)
     else live_out("err %s %s", cmd, dev_err_name(rc));
 }
 
-static int split_fields(char **av, int ac, const char **names, const char **values)
-{
-    int n = 0;
-    for (int i = 0; i < ac && n < ROW_HARD_FIELDS; i++) {
-        char *eq = strchr(av[i], '=');
-        if (!eq) return -1;
-        *eq = 0;
-        names[n] = av[i];
-        values[n++] = eq + 1;
-    }
-    return n;
-}
 
 static void cmd_write(struct ldev *ld, char **av, int ac)
 {
     const char *names[ROW_HARD_FIELDS], *values[ROW_HARD_FIELDS];
-    int n = split_fields(av + 3, ac - 3, names, values);
+    int n = live_split_fields(av + 3, ac - 3, names, values);
     if (n < 0) { live_out("err write fields are k=v"); return; }
     int rc = dev_write(ld->dev, av[1], av[2], n, names, values);
     if (rc == 0) live_out("ok write op=%s:%llu", ld->name, (unsigned long long)dev_last_op_seq(ld->dev));

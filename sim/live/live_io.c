@@ -343,3 +343,18 @@ int live_parse_table(const char *s, struct table_decl *t, int *rows)
     }
     return 0;
 }
+
+/* Splits "k=v" words in place into name/value pairs (at most
+ * ROW_HARD_FIELDS); the count, or -1 when a word has no '='. */
+int live_split_fields(char **av, int ac, const char **names, const char **values)
+{
+    int n = 0;
+    for (int i = 0; i < ac && n < ROW_HARD_FIELDS; i++) {
+        char *eq = strchr(av[i], '=');
+        if (!eq) return -1;
+        *eq = 0;
+        names[n] = av[i];
+        values[n++] = eq + 1;
+    }
+    return n;
+}

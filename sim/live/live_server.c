@@ -204,18 +204,6 @@ static void ctl_row(struct lsrv *s, struct client *c, char **av)
     row_free(&r);
 }
 
-static int split_fields(char **av, int ac, const char **names, const char **values)
-{
-    int n = 0;
-    for (int i = 0; i < ac && n < ROW_HARD_FIELDS; i++) {
-        char *eq = strchr(av[i], '=');
-        if (!eq) return -1;
-        *eq = 0;
-        names[n] = av[i];
-        values[n++] = eq + 1;
-    }
-    return n;
-}
 
 static void ctl_line(struct lsrv *s, struct client *c, char *line)
 {
@@ -237,7 +225,7 @@ static void ctl_line(struct lsrv *s, struct client *c, char *line)
     if (strcmp(cmd, "OPSEEN") == 0 && ac == 3) { answer(c, "OPSEEN %d", srv_op_seen(s->srv, av[1], av[2])); return; }
     if ((strcmp(cmd, "WRITE") == 0 || strcmp(cmd, "DELETE") == 0) && ac >= 4) {
         const char *names[ROW_HARD_FIELDS], *values[ROW_HARD_FIELDS];
-        int n = split_fields(av + 4, ac - 4, names, values);
+        int n = live_split_fields(av + 4, ac - 4, names, values);
         if (n < 0) { answer(c, "ERR fields are k=v"); return; }
         bool del = strcmp(cmd, "DELETE") == 0;
         int rc = srv_write(s->srv, av[1], av[2], av[3], n, names, values, del, "server");
