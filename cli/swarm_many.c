@@ -279,13 +279,8 @@ static void write_report(const struct swarm_cfg *c, const struct tally *t, doubl
     }
     fprintf(f, "  \"failures\": [");
     for (int i = 0; i < t->nfail_lines; i++) {
-        fprintf(f, "%s\n    \"", i ? "," : "");
-        for (const char *p = t->fail_lines[i]; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', f);
-            if (*p == '\n') { fputs("\\n", f); continue; }
-            fputc(*p, f);
-        }
-        fputc('"', f);
+        fprintf(f, "%s\n    ", i ? "," : "");
+        rpt_json_escaped(f, t->fail_lines[i]);
     }
     fprintf(f, "\n  ]\n}\n");
     fclose(f);

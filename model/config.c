@@ -319,3 +319,16 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
                  "push_batch, ...), found '%.*s'", CONFIG_ECHO_MAX, key);
     return -1;
 }
+
+int config_set_kv(struct config *c, const char *kv, char *err, size_t errlen)
+{
+    SS_ASSERT(c != NULL && kv != NULL);
+    char key[64];
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || eq - kv >= (long)sizeof key) {
+        snprintf(err, errlen, "expected key=value, found '%s'", kv);
+        return -1;
+    }
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    return config_set(c, key, eq + 1, err, errlen);
+}

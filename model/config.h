@@ -59,6 +59,10 @@ void config_default(struct config *c);
  * message in err naming what was expected. */
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
 
+/* One "key=value" (the CLI's --config, the live processes' --config). 0, or
+ * -1 with a message in err. */
+int config_set_kv(struct config *c, const char *kv, char *err, size_t errlen);
+
 /* Parse a duration of SPEC §4 into ms. Returns 0 or -1 (then *end_ok is
  * unchanged). Accepts "0" as zero. */
 int duration_parse(const char *s, int64_t *ms);

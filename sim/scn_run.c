@@ -1018,19 +1018,6 @@ static void xml_escaped(FILE *f, const char *s)
     }
 }
 
-static void json_escaped(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 typedef void (*report_fn)(FILE *f, const struct file_result *res, int n);
 
 /* Writes path atomically: a temporary file in the same directory, then
@@ -1094,16 +1081,16 @@ static void json_body(FILE *f, const struct file_result *res, int n)
     for (int i = 0; i < n; i++) {
         const struct file_result *x = &res[i];
         fputs("  {\"file\": ", f);
-        json_escaped(f, x->file);
+        rpt_json_escaped(f, x->file);
         fputs(", \"name\": ", f);
-        json_escaped(f, x->name);
+        rpt_json_escaped(f, x->name);
         fprintf(f, ", \"result\": \"%s\", \"line\": %d, \"hash\": \"0x%016llx\", \"events\": %llu, "
                    "\"sim_ms\": %lld, \"message\": ",
                 x->bad_input ? "error" : x->o.passed ? "ok" : "fail", x->o.line,
                 (unsigned long long)x->o.hash, (unsigned long long)x->o.events, (long long)x->o.sim_ms);
-        json_escaped(f, x->o.message);
+        rpt_json_escaped(f, x->o.message);
         fputs(", \"page\": ", f);
-        json_escaped(f, x->page);
+        rpt_json_escaped(f, x->page);
         fprintf(f, "}%s\n", i + 1 < n ? "," : "");
     }
     fputs("]}\n", f);

@@ -114,13 +114,8 @@ int swarm_params(uint64_t seed, const struct swarm_opts *o, struct world_params 
     pick_faults(&r, &p->faults, fault_mask);
     pick_erp(&r, p);
     if (o->faults == 0) { memset(&p->faults, 0, sizeof p->faults); p->faults.delay_min = p->faults.delay_max = 10; *fault_mask = 0; }
-    for (int i = 0; i < o->nconfig; i++) {
-        char key[64];
-        const char *eq = strchr(o->config[i], '=');
-        if (!eq || eq - o->config[i] >= (long)sizeof key) { snprintf(err, errlen, "expected key=value, found '%s'", o->config[i]); return -1; }
-        snprintf(key, sizeof key, "%.*s", (int)(eq - o->config[i]), o->config[i]);
-        if (config_set(&p->cfg, key, eq + 1, err, errlen) != 0) return -1;
-    }
+    for (int i = 0; i < o->nconfig; i++)
+        if (config_set_kv(&p->cfg, o->config[i], err, errlen) != 0) return -1;
     return 0;
 }
 

@@ -446,11 +446,7 @@ static int parse_args(struct ldev *ld, int argc, char **argv, const char **db)
                 return usage("bad --table");
             ld->ntables++;
         } else if (strcmp(a, "--config") == 0) {
-            char k[64];
-            const char *eq = strchr(v, '=');
-            if (!eq || eq - v >= (long)sizeof k) return usage("--config takes k=v");
-            snprintf(k, sizeof k, "%.*s", (int)(eq - v), v);
-            if (config_set(&ld->cfg, k, eq + 1, err, sizeof err) != 0) return usage(err);
+            if (config_set_kv(&ld->cfg, v, err, sizeof err) != 0) return usage(err);
         } else return usage("unknown option");
     }
     if (!*db || ld->port < 0 || !ld->name[0]) return usage("--db, --server and --name are required");

@@ -97,11 +97,7 @@ static int parse_args(struct lsrv *s, int argc, char **argv, const char **db, in
                 return usage("bad --table");
             s->ntables++;
         } else if (strcmp(a, "--config") == 0) {
-            char k[64];
-            const char *eq = strchr(v, '=');
-            if (!eq || eq - v >= (long)sizeof k) return usage("--config takes k=v");
-            snprintf(k, sizeof k, "%.*s", (int)(eq - v), v);
-            if (config_set(&s->cfg, k, eq + 1, err, sizeof err) != 0) return usage(err);
+            if (config_set_kv(&s->cfg, v, err, sizeof err) != 0) return usage(err);
         } else return usage("unknown option");
     }
     if (!*db || *port < 0) return usage("--db and --listen are required");
