@@ -33,6 +33,7 @@
 #define SRV_RESP_BUDGET (WIRE_MAX_MSG - 65536u)  /* rows stop here: room for the frame */
 #define SRV_TOKEN_TRIES 16         /* fresh random tokens tried before giving up */
 #define SRV_TOKEN_HEX 32           /* two 64-bit draws */
+#define SRV_COUNT_CACHE 32         /* (user, table) row counts kept in memory */
 #define SRV_BY_SERVER "server"     /* SPEC §1.1: reserved writer ids */
 #define SRV_BY_ERP "erp"
 
@@ -57,7 +58,7 @@ enum srv_q {
     Q_BEGIN, Q_BEGIN_READ, Q_COMMIT, Q_ROLLBACK,
     Q_TABLE_PUT, Q_TABLE_ALL,
     Q_TOKEN_PUT, Q_TOKEN_GET, Q_TOKEN_REVOKE,
-    Q_SEQ_GET, Q_SEQ_NEXT,
+    Q_SEQ_GET, Q_SEQ_NEXT, Q_SEQ_SET,
     Q_ROW_GET, Q_ROW_PUT, Q_PULL, Q_PAGE, Q_TABLE_COUNT,
     Q_OP_GET, Q_OP_PUT, Q_USERS,
     Q_COUNT
@@ -80,6 +81,8 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_SEQ_GET] = "SELECT seq FROM srv_seqs WHERE user = ?1",
     [Q_SEQ_NEXT] = "INSERT INTO srv_seqs(user, seq) VALUES(?1, 1)"
                    " ON CONFLICT(user) DO UPDATE SET seq = seq + 1 RETURNING seq",
+    [Q_SEQ_SET] = "INSERT INTO srv_seqs(user, seq) VALUES(?1, ?2)"
+                  " ON CONFLICT(user) DO UPDATE SET seq = excluded.seq",
     [Q_ROW_GET] = "SELECT seq, row FROM srv_rows WHERE user = ?1 AND tbl = ?2 AND id = ?3",
     [Q_ROW_PUT] = "INSERT OR REPLACE INTO srv_rows(user, tbl, id, seq, row)"
                   " VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -105,6 +108,16 @@ struct srv {
     srv_observer obs;
     void *obs_arg;
     char err[256];                       /* the last error, with context */
+    /* Rows per (user, table), for the table_total of every initial page
+     * (INIT-5): counting the index on every page made a download quadratic.
+     * Filled on first use, bumped when a row is first stored, emptied when a
+     * transaction rolls back (it may have bumped an entry). */
+    int ncounts;
+    struct srv_count {
+        char user[NAME_MAX_LEN + 1];
+        char table[NAME_MAX_LEN + 1];
+        uint64_t n;
+    } counts[SRV_COUNT_CACHE];
 };
 
 /* Who a request speaks for: the token's user scopes every query (SRV-4). */
@@ -206,6 +219,7 @@ static void tx_rollback(struct srv *s)
     if (!sqlite3_get_autocommit(s->db))
         (void)exec(s, q(s, Q_ROLLBACK), "rollback");
     SS_ASSERT(sqlite3_get_autocommit(s->db));
+    s->ncounts = 0;   /* an entry may count a row the rollback removed */
 }
 
 /* ---- names ---- */
@@ -278,7 +292,16 @@ static int row_load(struct srv *s, const char *user, const char *table, const ch
     return rc < 0 ? -1 : 1;
 }
 
-static int row_store(struct srv *s, const char *user, const struct row *r)
+static struct srv_count *count_find(struct srv *s, const char *user, const char *table)
+{
+    for (int i = 0; i < s->ncounts; i++)
+        if (strcmp(s->counts[i].table, table) == 0 && strcmp(s->counts[i].user, user) == 0)
+            return &s->counts[i];
+    return NULL;
+}
+
+/* fresh: the row did not exist before (the caller loaded it). */
+static int row_store(struct srv *s, const char *user, const struct row *r, bool fresh)
 {
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
@@ -296,6 +319,9 @@ static int row_store(struct srv *s, const char *user, const struct row *r)
     rc = rc == SQLITE_OK ? exec(s, st, "store row") : db_fail(s, "bind row");
     sqlite3_reset(st);
     free(buf);
+    struct srv_count *c = fresh && rc == 0 ? count_find(s, user, r->table) : NULL;
+    if (c != NULL)
+        c->n++;
     return rc;
 }
 
@@ -315,18 +341,39 @@ static int seq_next(struct srv *s, const char *user, uint64_t *out)
     return 0;
 }
 
+/* The user's sequence after a batch that reserved its range itself. */
+static int seq_set(struct srv *s, const char *user, uint64_t seq)
+{
+    sqlite3_stmt *st = q(s, Q_SEQ_SET);
+    bind_text(st, 1, user);
+    bind_u64(st, 2, seq);
+    int rc = exec(s, st, "set sequence");
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* The user's sequence (0 before the first change); -1 on error. */
+static int seq_get(struct srv *s, const char *user, uint64_t *out)
+{
+    sqlite3_stmt *st = q(s, Q_SEQ_GET);
+    bind_text(st, 1, user);
+    *out = 0;
+    int rc = step(s, st, "read sequence");
+    if (rc <= 0)
+        return rc;
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    SS_ASSERT(v >= 0);
+    *out = (uint64_t)v;
+    return 0;
+}
+
 /* 0 when the user has no change yet (or on error, with s->err set). */
 uint64_t srv_user_seq(struct srv *s, const char *user)
 {
     SS_ASSERT(s != NULL && user != NULL);
-    sqlite3_stmt *st = q(s, Q_SEQ_GET);
-    bind_text(st, 1, user);
-    if (step(s, st, "read sequence") <= 0)
-        return 0;
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    SS_ASSERT(v >= 0);
-    return (uint64_t)v;
+    uint64_t v;
+    return seq_get(s, user, &v) == 0 ? v : 0;
 }
 
 /* ---- open / close ---- */
@@ -672,7 +719,7 @@ static int push_commit(struct srv *s, const char *user, struct decision *d, stru
     res->reason = d->reason;
     res->concurrent = d->outcome == PUSH_REJECTED ? false : d->concurrent;
     if (d->outcome == PUSH_APPLIED) {
-        if (seq_next(s, user, &d->next.seq) != 0 || row_store(s, user, &d->next) != 0)
+        if (seq_next(s, user, &d->next.seq) != 0 || row_store(s, user, &d->next, !have) != 0)
             return -1;
         res->row = d->next;   /* moved */
         memset(&d->next, 0, sizeof d->next);
@@ -878,6 +925,11 @@ static int handle_pull(struct srv *s, const struct srv_auth *a, const struct wir
 
 static int table_count(struct srv *s, const char *user, const char *table, uint64_t *out)
 {
+    struct srv_count *c = count_find(s, user, table);
+    if (c != NULL) {
+        *out = c->n;
+        return 0;
+    }
     sqlite3_stmt *st = q(s, Q_TABLE_COUNT);
     bind_text(st, 1, user);
     bind_text(st, 2, table);
@@ -888,6 +940,12 @@ static int table_count(struct srv *s, const char *user, const char *table, uint6
     sqlite3_reset(st);
     SS_ASSERT(n >= 0);
     *out = (uint64_t)n;
+    if (s->ncounts == SRV_COUNT_CACHE)
+        s->ncounts = 0;   /* many users: start over rather than search long */
+    c = &s->counts[s->ncounts++];
+    snprintf(c->user, sizeof c->user, "%s", user);
+    snprintf(c->table, sizeof c->table, "%s", table);
+    c->n = *out;
     return 0;
 }
 
@@ -1013,10 +1071,11 @@ int srv_handle(struct srv *s, const uint8_t *req, size_t len, uint8_t **resp, si
 
 /* One unconditional write inside the caller's transaction: every named
  * field and `deleted` get the server stamp (SPEC §1.1); a write onto a
- * tombstone clears it; a delete keeps the fields. */
+ * tombstone clears it; a delete keeps the fields. *next_seq, when given, is
+ * the sequence to use (and is advanced): a batch reserves its range once. */
 static int write_locked(struct srv *s, const char *user, const char *table, const char *id,
                         int n, const char *const *names, const char *const *values,
-                        bool deleted, const struct stamp *st, struct row *out)
+                        bool deleted, const struct stamp *st, uint64_t *next_seq, struct row *out)
 {
     SS_ASSERT(n >= 0 && (n == 0 || (names != NULL && values != NULL)));
     int have = row_load(s, user, table, id, out);
@@ -1034,9 +1093,11 @@ static int write_locked(struct srv *s, const char *user, const char *table, cons
         out->del_st = *st;
     }
     out->st = *st;
-    if (seq_next(s, user, &out->seq) != 0)
+    if (next_seq != NULL)
+        out->seq = (*next_seq)++;
+    else if (seq_next(s, user, &out->seq) != 0)
         return -1;
-    return row_store(s, user, out);
+    return row_store(s, user, out, have == 0);
 }
 
 static int write_check(struct srv *s, const char *user, const char *table, const char *id)
@@ -1070,7 +1131,7 @@ int srv_write(struct srv *s, const char *user, const char *table, const char *id
     memset(&r, 0, sizeof r);
     if (write_check(s, user, table, id) != 0 || tx_begin(s, true) != 0)
         return -1;
-    int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, &r);
+    int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, NULL, &r);
     if (rc == 0)
         rc = tx_commit(s);
     if (rc != 0)
@@ -1083,7 +1144,7 @@ int srv_write(struct srv *s, const char *user, const char *table, const char *id
 
 /* The generated row i of SPEC §4 `rows N`: id NAME-i, name=NAME-i, n=i. */
 static int seed_one(struct srv *s, const char *user, const char *table, int i,
-                    const struct stamp *st, struct row *out)
+                    const struct stamp *st, uint64_t *next_seq, struct row *out)
 {
     char id[ROW_ID_MAX + 2], num[24];
     const char *names[2] = { "n", "name" };
@@ -1093,7 +1154,7 @@ static int seed_one(struct srv *s, const char *user, const char *table, int i,
     if (w < 0 || (size_t)w > ROW_ID_MAX)
         return srv_fail(s, "seed %s: row id %d too long", table, i);
     snprintf(num, sizeof num, "%d", i);
-    return write_locked(s, user, table, id, 2, names, values, false, st, out);
+    return write_locked(s, user, table, id, 2, names, values, false, st, next_seq, out);
 }
 
 int srv_seed_rows(struct srv *s, const char *user, const char *table, int n)
@@ -1110,8 +1171,14 @@ int srv_seed_rows(struct srv *s, const char *user, const char *table, int n)
     int rc = write_check(s, user, table, "x");
     if (rc == 0)
         rc = tx_begin(s, true);
+    uint64_t next = 0;
+    if (rc == 0)
+        rc = seq_get(s, user, &next);       /* the range, stored once at the end */
+    next++;
     for (int i = 0; i < n && rc == 0; i++)
-        rc = seed_one(s, user, table, i + 1, &st, &rows[i]);
+        rc = seed_one(s, user, table, i + 1, &st, &next, &rows[i]);
+    if (rc == 0)
+        rc = seq_set(s, user, next - 1);
     if (rc == 0)
         rc = tx_commit(s);
     if (rc != 0)

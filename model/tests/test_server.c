@@ -940,6 +940,49 @@ static void test_out3_invalid_and_too_large_rejected_rest_of_batch_goes_on(void 
 
 /* ---- server writes ---- */
 
+/* INIT-5: table_total stays exact while the table grows between pages (the
+ * server keeps the count in memory once it has counted; new rows bump it,
+ * updates and other users' rows do not, a second seed continues the
+ * sequence). */
+static void test_init5_table_total_follows_writes_between_pages(void **state)
+{
+    struct fx *f = *state;
+    struct wire_msg r;
+    struct push_item it;
+    assert_int_equal(srv_seed_rows(f->s, "alice", "customers", 3), 0);
+    page(f, f->phone, "customers", 0, 2, &r);
+    assert_int_equal(r.table_total, 3);
+    wire_msg_free(&r);
+    swrite(f, "alice", "customers", "customers-1", "name", "again", false);  /* update */
+    swrite(f, "alice", "customers", "new", "name", "x", false);              /* new row */
+    swrite(f, "bob", "customers", "b1", "name", "x", false);                 /* other user */
+    item(&it, "phone:1", "customers", "p1", 0, T0 + 1, "phone", 1, "name=Ann");
+    push1(f, f->phone, &it, &r);
+    assert_int_equal(r.results[0].outcome, PUSH_APPLIED);
+    wire_msg_free(&r);
+    item(&it, "phone:2", "customers", "p1", 6, T0 + 2, "phone", 2, "name=Ann2");
+    push1(f, f->phone, &it, &r);   /* an update of its own row: no new row */
+    wire_msg_free(&r);
+    page(f, f->phone, "customers", 0, 2, &r);
+    assert_int_equal(r.table_total, 5);
+    assert_int_equal(r.server_seq, 7);
+    wire_msg_free(&r);
+    assert_int_equal(srv_seed_rows(f->s, "alice", "customers", 2), 0);  /* 1, 2 exist: updates */
+    struct row row;
+    assert_int_equal(srv_get_row(f->s, "alice", "customers", "customers-2", &row), 1);
+    assert_int_equal(row.seq, 9);  /* the seeded range follows the sequence */
+    row_free(&row);
+    assert_int_equal(srv_user_seq(f->s, "alice"), 9);
+    page(f, f->phone, "customers", 0, 2, &r);
+    assert_int_equal(r.table_total, 5);
+    wire_msg_free(&r);
+    srv_close(f->s);   /* a restart counts again */
+    open_srv(f);
+    page(f, f->phone, "customers", 0, 2, &r);
+    assert_int_equal(r.table_total, 5);
+    wire_msg_free(&r);
+}
+
 static void test_server_write_tombstone_and_seed_rows(void **state)
 {
     struct fx *f = *state;
@@ -1013,6 +1056,7 @@ int main(void)
         T(test_srv2_rejected_not_recorded_and_judged_again),
         T(test_srv3_pull_pages_each_row_once_in_order),
         T(test_srv3_page_table_total_and_empty_table),
+        T(test_init5_table_total_follows_writes_between_pages),
         T(test_srv3_pull_response_fits_wire_limit),
         T(test_conf5_push_acks_fit_wire_limit),
         T(test_srv4_bad_or_revoked_token_gets_401),
