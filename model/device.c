@@ -132,6 +132,7 @@ int dev_recycle(struct device *d, char *err, size_t errlen)
         dev_close(d);
         return -1;
     }
+    store_forget(d->st);   /* a new process remembers nothing */
     if (load_settings(d) != 0) {
         snprintf(err, errlen, "device database: %s", store_errmsg(d->st));
         dev_close(d);

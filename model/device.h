@@ -88,8 +88,9 @@ struct device *dev_open(sqlite3 *db, const struct env *env, const struct config 
 void dev_close(struct device *d);
 /* A crash and a new process on the same connection, for harnesses that do
  * it thousands of times a second: everything the device holds in memory is
- * reset as by dev_close + dev_open, except its store's prepared statements
- * (they carry no state between calls). dev_start follows as usual. 0, or -1
+ * reset as by dev_close + dev_open (its store's memo too), except the
+ * store's prepared statements (they carry no state between calls), so the
+ * database may be changed in between. dev_start follows as usual. 0, or -1
  * with a message (then d is closed). */
 int dev_recycle(struct device *d, char *err, size_t errlen);
 

@@ -442,25 +442,33 @@ static void on_initial_page(struct device *d, const struct wire_msg *m)
 static void count_attempt(struct device *d)
 {
     if (d->run.phase != PH_PUSH || d->run.batch_n == 0) return;
-    struct event evs[OUT_PUSH_BATCH];
-    int nev = 0;
-    if (store_begin(d->st) != 0) return;
-    for (int i = 0; i < d->run.batch_n; i++) {
-        int n = store_outbox_bump(d->st, d->batch[i]);
-        if (n < 0) { store_rollback(d->st); return; }
-        if (n >= d->cfg->max_retries) {
-            if (store_deadletter(d->st, d->batch[i], "retries") != 0) { store_rollback(d->st); return; }
-            if (nev < OUT_PUSH_BATCH) {
-                ev_init(&evs[nev], "outbox.deadlettered");
-                ev_str(&evs[nev], "op", d->batch[i]);
-                ev_str(&evs[nev], "reason", "retries");
-                nev++;
-            }
-        }
+    int n = d->run.batch_n, nev = 0;
+    int *retries = calloc((size_t)n, sizeof *retries);
+    struct event *evs = calloc((size_t)n, sizeof *evs);
+    if (!retries || !evs || store_begin(d->st) != 0) goto out;
+    /* in slices of what one bump statement takes (push_batch may be larger) */
+    for (int at = 0; at < n; at += OUT_PUSH_BATCH) {
+        int k = n - at < OUT_PUSH_BATCH ? n - at : OUT_PUSH_BATCH;
+        if (store_outbox_bump(d->st, (const char (*)[OP_ID_MAX + 1])d->batch + at, k, retries + at) != 0)
+            goto fail;
     }
-    if (store_commit(d->st) != 0) return;
+    for (int i = 0; i < n; i++) {
+        if (retries[i] < d->cfg->max_retries) continue;
+        if (store_deadletter(d->st, d->batch[i], "retries") != 0) goto fail;
+        ev_init(&evs[nev], "outbox.deadlettered");
+        ev_str(&evs[nev], "op", d->batch[i]);
+        ev_str(&evs[nev], "reason", "retries");
+        nev++;
+    }
+    if (store_commit(d->st) != 0) { nev = 0; goto out; }
     dev_refresh_counts(d);
     for (int i = 0; i < nev; i++) dev_emit(d, &evs[i]);
+    goto out;
+fail:
+    store_rollback(d->st);
+out:
+    free(retries);
+    free(evs);
 }
 
 static void transport_failure(struct device *d, const char *reason, int64_t retry_after)

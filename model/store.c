@@ -8,6 +8,8 @@
  */
 #include "store.h"
 
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +19,99 @@ enum {
     Q_PUT_ROW, Q_SET_BASE, Q_OB_APPEND, Q_OB_BATCH, Q_OB_MAX, Q_OB_COUNT, Q_OB_PENDING,
     Q_OB_REMOVE, Q_OB_BUMP, Q_DL_INSERT, Q_DL_COUNT, Q_ROWS_ALL, Q_OPS, Q_DL_ROW,
     Q_OB_GET, Q_CF_ADD, Q_CF_COUNT, Q_CF_COUNT_OPEN, Q_CF_OPEN, Q_CF_LIST, Q_CF_RESOLVE,
-    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_COUNT
+    Q_REQUEUE, Q_DL_CLEAR, Q_ROWS_CLEAR, Q_CF_CLEAR, Q_PROG_RESET, Q_SET_CLEAR_USER,
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SP_BEGIN, Q_SP_RELEASE, Q_SP_ROLLBACK, Q_COUNT
 };
+
+/* What the store remembers between calls, so that the hot path (every
+ * run persists its holder, every status reads four counts, every run
+ * bounds its push) does not ask SQLite again. Write-through: SQLite stays
+ * the truth; the memo only answers reads and skips writes that would not
+ * change anything. Forgotten whenever a transaction rolls back, a statement
+ * fails, or the database changed behind the store's back (store_forget). */
+#define MEMO_SETTINGS 16
+#define MEMO_KEY 16                  /* longer keys are never remembered */
+#define MEMO_TEXT 128                /* nor longer text values */
+
+enum memo_kind { MK_ABSENT, MK_INT, MK_TEXT };
+
+struct memo_setting {
+    char key[MEMO_KEY];
+    enum memo_kind kind;
+    int64_t i;
+    char text[MEMO_TEXT];
+};
+
+enum { MC_OUTBOX, MC_DEAD, MC_CONFLICTS, MC_OPEN, MC_OB_MAX, MC_COUNT };
 
 struct store {
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
+    int nset;
+    struct memo_setting set[MEMO_SETTINGS];
+    bool count_ok[MC_COUNT];
+    int64_t count[MC_COUNT];
+    bool nested;                     /* store_nested */
+    bool in_sp;                      /* a savepoint of ours is open */
 };
+
+void store_nested(struct store *s, bool on)
+{
+    SS_ASSERT(!s->in_sp);
+    s->nested = on;
+}
+
+void store_forget(struct store *s)
+{
+    s->nset = 0;
+    memset(s->count_ok, 0, sizeof s->count_ok);
+}
+
+static struct memo_setting *memo_find(struct store *s, const char *key)
+{
+    for (int i = 0; i < s->nset; i++)
+        if (strcmp(s->set[i].key, key) == 0) return &s->set[i];
+    return NULL;
+}
+
+/* The entry for key, made if there is room; NULL when key is too long or
+ * the memo is full (the caller then just does not remember). */
+static struct memo_setting *memo_slot(struct store *s, const char *key)
+{
+    struct memo_setting *m = memo_find(s, key);
+    if (m || strlen(key) >= MEMO_KEY || s->nset == MEMO_SETTINGS) return m;
+    m = &s->set[s->nset++];
+    snprintf(m->key, sizeof m->key, "%s", key);
+    return m;
+}
+
+static void memo_int(struct store *s, const char *key, int64_t v)
+{
+    struct memo_setting *m = memo_slot(s, key);
+    if (m) { m->kind = MK_INT; m->i = v; }
+}
+
+static void memo_text(struct store *s, const char *key, const char *v)
+{
+    struct memo_setting *m = memo_slot(s, key);
+    if (!m) return;
+    if (strlen(v) >= MEMO_TEXT) { *m = s->set[--s->nset]; return; }   /* too long: forget it */
+    m->kind = MK_TEXT;
+    snprintf(m->text, sizeof m->text, "%s", v);
+}
+
+static void memo_absent(struct store *s, const char *key)
+{
+    struct memo_setting *m = memo_slot(s, key);
+    if (m) m->kind = MK_ABSENT;
+}
+
+/* A known count moved by d (no effect on an unknown one). */
+static void memo_add(struct store *s, int which, int64_t d)
+{
+    if (s->count_ok[which]) s->count[which] += d;
+    SS_ASSERT(!s->count_ok[which] || s->count[which] >= 0);
+}
 
 static const char *const schema_v1 =
     "CREATE TABLE IF NOT EXISTS settings(k TEXT PRIMARY KEY, v);"
@@ -59,7 +147,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_OB_COUNT] = "SELECT COUNT(*) FROM outbox",
     [Q_OB_PENDING] = "SELECT COUNT(*) FROM outbox WHERE tbl=?1 AND id=?2",
     [Q_OB_REMOVE] = "DELETE FROM outbox WHERE op_id=?1",
-    [Q_OB_BUMP] = "UPDATE outbox SET retries=retries+1 WHERE op_id=?1 RETURNING retries",
+    [Q_OB_BUMP] = NULL,   /* built by bump_sql(): one parameter per batch slot */
     [Q_DL_INSERT] = "INSERT INTO deadletters(op_id,tbl,id,base_seq,data,reason)"
                     " SELECT op_id,tbl,id,base_seq,data,?2 FROM outbox WHERE op_id=?1",
     [Q_DL_COUNT] = "SELECT COUNT(*) FROM deadletters",
@@ -73,17 +161,43 @@ static const char *const sql[Q_COUNT] = {
     [Q_CF_OPEN] = "SELECT 1 FROM conflicts WHERE tbl=?1 AND id=?2 AND resolved=0 LIMIT 1",
     [Q_CF_LIST] = "SELECT data FROM conflicts WHERE tbl=?1 AND id=?2 AND resolved=0 ORDER BY n",
     [Q_CF_RESOLVE] = "UPDATE conflicts SET resolved=1, winner=?3 WHERE tbl=?1 AND id=?2 AND resolved=0",
+    /* Back at the end of the outbox, in dead-letter order, same op id (the
+     * server judges a rejected op again: SRV-2). */
+    [Q_REQUEUE] = "INSERT INTO outbox(op_id,tbl,id,base_seq,data,retries)"
+                  " SELECT op_id,tbl,id,base_seq,data,0 FROM deadletters ORDER BY seq",
+    [Q_DL_CLEAR] = "DELETE FROM deadletters",
+    [Q_ROWS_CLEAR] = "DELETE FROM rows",
+    [Q_CF_CLEAR] = "DELETE FROM conflicts",
+    [Q_PROG_RESET] = "UPDATE synced_tables SET dl_done=0, dl_after=0, dl_rows=0, dl_total=0",
+    [Q_SET_CLEAR_USER] = "DELETE FROM settings WHERE k IN ('cursor','init_snapshot','completed_at','hlc')",
     /* Prepared once: every local write, page and ack is a transaction. */
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
+    /* store_nested: the same units as savepoints in the caller's transaction */
+    [Q_SP_BEGIN] = "SAVEPOINT store",
+    [Q_SP_RELEASE] = "RELEASE store",
+    [Q_SP_ROLLBACK] = "ROLLBACK TO store",
 };
+
+/* A whole push batch gets its attempt in one statement (OUT-3). */
+static const char *bump_sql(void)
+{
+    static char buf[64 + OUT_PUSH_BATCH * 6];
+    if (buf[0]) return buf;
+    size_t n = (size_t)snprintf(buf, sizeof buf, "UPDATE outbox SET retries=retries+1 WHERE op_id IN (");
+    for (int i = 1; i <= OUT_PUSH_BATCH; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, i > 1 ? ",?%d" : "?%d", i);
+    snprintf(buf + n, sizeof buf - n, ") RETURNING op_id, retries");
+    return buf;
+}
 
 static sqlite3_stmt *q(struct store *s, int i)
 {
     SS_ASSERT(i >= 0 && i < Q_COUNT);
     if (!s->q[i]) {
-        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK)
+        const char *text = i == Q_OB_BUMP ? bump_sql() : sql[i];
+        if (sqlite3_prepare_v3(s->db, text, -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK)
             return NULL;
     }
     sqlite3_reset(s->q[i]);
@@ -183,70 +297,122 @@ const char *store_errmsg(struct store *s) { return sqlite3_errmsg(s->db); }
 
 int store_begin(struct store *s)
 {
-    SS_ASSERT(sqlite3_get_autocommit(s->db));
-    return run_done(q(s, Q_BEGIN));
+    if (!s->nested) {
+        SS_ASSERT(sqlite3_get_autocommit(s->db));
+        return run_done(q(s, Q_BEGIN));
+    }
+    SS_ASSERT(!s->in_sp && !sqlite3_get_autocommit(s->db));   /* inside the caller's */
+    if (run_done(q(s, Q_SP_BEGIN)) != 0) return -1;
+    s->in_sp = true;
+    return 0;
 }
 
 int store_commit(struct store *s)
 {
-    if (run_done(q(s, Q_COMMIT)) == 0) return 0;
+    if (!s->nested) {
+        if (run_done(q(s, Q_COMMIT)) == 0) return 0;
+    } else if (s->in_sp && run_done(q(s, Q_SP_RELEASE)) == 0) {
+        s->in_sp = false;
+        return 0;
+    }
     store_rollback(s);
     return -1;
 }
 
 void store_rollback(struct store *s)
 {
-    if (!sqlite3_get_autocommit(s->db)) run_done(q(s, Q_ROLLBACK));
-    SS_ASSERT(sqlite3_get_autocommit(s->db));
+    if (!s->nested) {
+        if (!sqlite3_get_autocommit(s->db)) run_done(q(s, Q_ROLLBACK));
+        SS_ASSERT(sqlite3_get_autocommit(s->db));
+    } else if (s->in_sp) {
+        run_done(q(s, Q_SP_ROLLBACK));
+        run_done(q(s, Q_SP_RELEASE));
+        s->in_sp = false;
+    }
+    store_forget(s);   /* the memo may hold what was just undone */
 }
 
-int store_get_int(struct store *s, const char *key, int64_t *v)
+/* Reads a setting from SQLite and remembers what it found. 1 found (the
+ * statement is left on its row for the caller), 0 absent, -1 error. */
+static int setting_read(struct store *s, const char *key, sqlite3_stmt **out)
 {
     sqlite3_stmt *st = q(s, Q_GET_SET);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
-    if (found) *v = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? found : -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) { sqlite3_reset(st); memo_absent(s, key); return 0; }
+    if (rc != SQLITE_ROW) { sqlite3_reset(st); store_forget(s); return -1; }
+    if (sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+        memo_int(s, key, sqlite3_column_int64(st, 0));
+    else if (sqlite3_column_type(st, 0) == SQLITE_TEXT)
+        memo_text(s, key, (const char *)sqlite3_column_text(st, 0));
+    *out = st;
+    return 1;
 }
 
-int store_set_int(struct store *s, const char *key, int64_t v)
+int store_get_int(struct store *s, const char *key, int64_t *v)
 {
-    sqlite3_stmt *st = q(s, Q_SET_SET);
-    if (!st) return -1;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, v);
-    return run_done(st);
+    const struct memo_setting *m = memo_find(s, key);
+    if (m && m->kind == MK_ABSENT) return 0;
+    if (m && m->kind == MK_INT) { *v = m->i; return 1; }
+    sqlite3_stmt *st = NULL;
+    int found = setting_read(s, key, &st);
+    if (found == 1) { *v = sqlite3_column_int64(st, 0); sqlite3_reset(st); }
+    return found;
 }
 
 int store_get_text(struct store *s, const char *key, char *buf, size_t n)
 {
     SS_ASSERT(n > 0);
-    sqlite3_stmt *st = q(s, Q_GET_SET);
+    const struct memo_setting *m = memo_find(s, key);
+    if (m && m->kind == MK_ABSENT) return 0;
+    if (m && m->kind == MK_TEXT) { snprintf(buf, n, "%s", m->text); return 1; }
+    sqlite3_stmt *st = NULL;
+    int found = setting_read(s, key, &st);
+    if (found == 1) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        snprintf(buf, n, "%s", t ? t : "");
+        sqlite3_reset(st);
+    }
+    return found;
+}
+
+int store_set_int(struct store *s, const char *key, int64_t v)
+{
+    const struct memo_setting *m = memo_find(s, key);
+    if (m && m->kind == MK_INT && m->i == v) return 0;   /* already so */
+    sqlite3_stmt *st = q(s, Q_SET_SET);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
-    if (found) snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? found : -1;
+    sqlite3_bind_int64(st, 2, v);
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    memo_int(s, key, v);
+    return 0;
 }
 
 int store_set_text(struct store *s, const char *key, const char *v)
 {
+    const struct memo_setting *m = memo_find(s, key);
+    if (m && m->kind == MK_TEXT && strcmp(m->text, v) == 0) return 0;
     sqlite3_stmt *st = q(s, Q_SET_SET);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, v, -1, SQLITE_STATIC);
-    return run_done(st);
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    memo_text(s, key, v);
+    return 0;
 }
 
 int store_del(struct store *s, const char *key)
 {
+    const struct memo_setting *m = memo_find(s, key);
+    if (m && m->kind == MK_ABSENT) return 0;
     sqlite3_stmt *st = q(s, Q_DEL_SET);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    return run_done(st);
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    memo_absent(s, key);
+    return 0;
 }
 
 int store_tables(struct store *s, struct store_table *out, int cap)
@@ -293,8 +459,7 @@ int store_save_progress(struct store *s, const struct store_table *t)
 
 int store_reset_progress(struct store *s)
 {
-    return sqlite3_exec(s->db, "UPDATE synced_tables SET dl_done=0, dl_after=0, dl_rows=0, dl_total=0",
-                        NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    return run_done(q(s, Q_PROG_RESET));
 }
 
 int store_get_row(struct store *s, const char *table, const char *id,
@@ -335,7 +500,7 @@ int store_set_base_seq(struct store *s, const char *table, const char *id, uint6
 
 int store_clear_rows(struct store *s)
 {
-    return sqlite3_exec(s->db, "DELETE FROM rows", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    return run_done(q(s, Q_ROWS_CLEAR));
 }
 
 int store_foreach_row(struct store *s, int (*fn)(void *arg, const struct row *r), void *arg)
@@ -364,7 +529,11 @@ int store_outbox_append(struct store *s, const char *op_id, const struct row *r,
     sqlite3_bind_text(st, 3, r->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, (int64_t)base_seq);
     if (bind_row(st, 5, r) != 0) return -1;
-    return run_done(st);
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    memo_add(s, MC_OUTBOX, 1);
+    s->count[MC_OB_MAX] = sqlite3_last_insert_rowid(s->db);
+    s->count_ok[MC_OB_MAX] = true;
+    return 0;
 }
 
 int store_outbox_batch(struct store *s, int limit, int64_t max_seq, struct push_item *items)
@@ -391,18 +560,26 @@ int store_outbox_batch(struct store *s, int limit, int64_t max_seq, struct push_
     return n;
 }
 
+/* A count from the memo, or from its query (then remembered). */
+static int64_t counted(struct store *s, int which, int qid)
+{
+    if (s->count_ok[which]) return s->count[which];
+    int err;
+    int64_t v = run_int(q(s, qid), &err);
+    if (err) { store_forget(s); return -1; }
+    s->count[which] = v;
+    s->count_ok[which] = true;
+    return v;
+}
+
 int64_t store_outbox_max_seq(struct store *s)
 {
-    int err;
-    int64_t v = run_int(q(s, Q_OB_MAX), &err);
-    return err ? -1 : v;
+    return counted(s, MC_OB_MAX, Q_OB_MAX);
 }
 
 int store_outbox_count(struct store *s)
 {
-    int err;
-    int64_t v = run_int(q(s, Q_OB_COUNT), &err);
-    return err ? -1 : (int)v;
+    return (int)counted(s, MC_OUTBOX, Q_OB_COUNT);
 }
 
 int store_outbox_pending(struct store *s, const char *table, const char *id)
@@ -420,7 +597,10 @@ int store_outbox_remove(struct store *s, const char *op_id)
     sqlite3_stmt *st = q(s, Q_OB_REMOVE);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, op_id, -1, SQLITE_STATIC);
-    return run_done(st);
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    /* The max stays an upper bound: AUTOINCREMENT never reuses a seq. */
+    memo_add(s, MC_OUTBOX, -sqlite3_changes(s->db));
+    return 0;
 }
 
 int store_outbox_get(struct store *s, const char *op_id, struct push_item *item)
@@ -441,14 +621,24 @@ int store_outbox_get(struct store *s, const char *op_id, struct push_item *item)
     return res;
 }
 
-int store_outbox_bump(struct store *s, const char *op_id)
+int store_outbox_bump(struct store *s, const char (*ops)[OP_ID_MAX + 1], int n, int *retries)
 {
+    SS_ASSERT(n >= 0 && n <= OUT_PUSH_BATCH);
     sqlite3_stmt *st = q(s, Q_OB_BUMP);
     if (!st) return -1;
-    sqlite3_bind_text(st, 1, op_id, -1, SQLITE_STATIC);
-    int err;
-    int64_t v = run_int(st, &err);
-    return err ? -1 : (int)v;
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_text(st, i + 1, ops[i], -1, SQLITE_STATIC);
+        retries[i] = 0;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *op = (const char *)sqlite3_column_text(st, 0);
+        for (int i = 0; i < n; i++)
+            if (strcmp(ops[i], op) == 0) retries[i] = sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) { store_forget(s); return -1; }
+    return 0;
 }
 
 int store_deadletter(struct store *s, const char *op_id, const char *reason)
@@ -457,26 +647,20 @@ int store_deadletter(struct store *s, const char *op_id, const char *reason)
     if (!st) return -1;
     sqlite3_bind_text(st, 1, op_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
-    if (run_done(st) != 0) return -1;
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    memo_add(s, MC_DEAD, sqlite3_changes(s->db));
     return store_outbox_remove(s, op_id);
 }
 
 int store_deadletter_count(struct store *s)
 {
-    int err;
-    int64_t v = run_int(q(s, Q_DL_COUNT), &err);
-    return err ? -1 : (int)v;
+    return (int)counted(s, MC_DEAD, Q_DL_COUNT);
 }
 
 int store_requeue(struct store *s)
 {
-    /* Back at the end of the outbox, in dead-letter order, same op id (the
-     * server judges a rejected op again: SRV-2). */
-    return sqlite3_exec(s->db,
-                        "INSERT INTO outbox(op_id,tbl,id,base_seq,data,retries)"
-                        " SELECT op_id,tbl,id,base_seq,data,0 FROM deadletters ORDER BY seq;"
-                        "DELETE FROM deadletters;",
-                        NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    store_forget(s);
+    return run_done(q(s, Q_REQUEUE)) || run_done(q(s, Q_DL_CLEAR)) ? -1 : 0;
 }
 
 int store_foreach_op(struct store *s, int (*fn)(void *arg, const char *op_id, bool dead), void *arg)
@@ -510,14 +694,16 @@ int store_conflict_add(struct store *s, const struct row *local, const char *typ
     sqlite3_bind_text(st, 5, winner, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 6, resolved);
     if (bind_row(st, 7, local) != 0) return -1;
-    return run_done(st);
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    memo_add(s, MC_CONFLICTS, 1);
+    if (!resolved) memo_add(s, MC_OPEN, 1);
+    return 0;
 }
 
 int store_conflict_count(struct store *s, bool unresolved_only)
 {
-    int err;
-    int64_t v = run_int(q(s, unresolved_only ? Q_CF_COUNT_OPEN : Q_CF_COUNT), &err);
-    return err ? -1 : (int)v;
+    return unresolved_only ? (int)counted(s, MC_OPEN, Q_CF_COUNT_OPEN)
+                           : (int)counted(s, MC_CONFLICTS, Q_CF_COUNT);
 }
 
 bool store_conflict_open(struct store *s, const char *table, const char *id)
@@ -551,14 +737,14 @@ int store_conflict_resolve(struct store *s, const char *table, const char *id, c
     if (!st) return -1;
     bind_key(st, table, id);
     sqlite3_bind_text(st, 3, winner, -1, SQLITE_STATIC);
-    return run_done(st);
+    if (run_done(st) != 0) { store_forget(s); return -1; }
+    memo_add(s, MC_OPEN, -sqlite3_changes(s->db));
+    return 0;
 }
 
 int store_clear_user_data(struct store *s)
 {
-    return sqlite3_exec(s->db,
-                        "DELETE FROM rows; DELETE FROM conflicts;"
-                        "UPDATE synced_tables SET dl_done=0, dl_after=0, dl_rows=0, dl_total=0;"
-                        "DELETE FROM settings WHERE k IN ('cursor','init_snapshot','completed_at','hlc');",
-                        NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    store_forget(s);
+    return run_done(q(s, Q_ROWS_CLEAR)) || run_done(q(s, Q_CF_CLEAR)) || run_done(q(s, Q_PROG_RESET))
+        || run_done(q(s, Q_SET_CLEAR_USER)) ? -1 : 0;
 }

@@ -36,10 +36,20 @@ struct store *store_open(sqlite3 *db, const struct table_decl *defaults, int n,
                          char *err, size_t errlen);
 void store_close(struct store *s);
 const char *store_errmsg(struct store *s);
+/* The store remembers settings and counts it has read or written (SQLite
+ * stays the truth; a rollback or a failed statement forgets them). Call
+ * this when the database was changed behind the store's back. */
+void store_forget(struct store *s);
 
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/* on: the caller holds a transaction of its own around everything the
+ * store does, and store_begin/commit/rollback become a savepoint, its
+ * release and its rollback. For harnesses that reset the database by
+ * rolling their transaction back (fuzz/coordinator.c); nothing is durable
+ * then. Only between units (no savepoint open). */
+void store_nested(struct store *s, bool on);
 
 /* Settings: a small key → value table. get returns 1 found, 0 absent. */
 int store_get_int(struct store *s, const char *key, int64_t *v);
@@ -67,6 +77,8 @@ int store_foreach_row(struct store *s, int (*fn)(void *arg, const struct row *r)
 int store_outbox_append(struct store *s, const char *op_id, const struct row *r, uint64_t base_seq);
 /* Up to limit items with local seq ≤ max_seq (caller frees each row). */
 int store_outbox_batch(struct store *s, int limit, int64_t max_seq, struct push_item *items);
+/* An upper bound of the outbox's local seqs: every item in it now has a seq
+ * ≤ this, every item appended later a larger one (AUTOINCREMENT). */
 int64_t store_outbox_max_seq(struct store *s);
 int store_outbox_count(struct store *s);
 /* Items still pending for (table, id). */
@@ -74,8 +86,9 @@ int store_outbox_pending(struct store *s, const char *table, const char *id);
 int store_outbox_remove(struct store *s, const char *op_id);
 /* The outbox item op_id: 1 found (caller frees item->row), 0 absent, -1 error. */
 int store_outbox_get(struct store *s, const char *op_id, struct push_item *item);
-/* +1 retry; returns the new count (-1 on error). */
-int store_outbox_bump(struct store *s, const char *op_id);
+/* +1 retry for each of ops[0..n) (n ≤ OUT_PUSH_BATCH); retries[i] gets its
+ * new count, 0 when ops[i] is not in the outbox. 0, or -1 on error. */
+int store_outbox_bump(struct store *s, const char (*ops)[OP_ID_MAX + 1], int n, int *retries);
 /* Moves the item to the dead letters with reason. */
 int store_deadletter(struct store *s, const char *op_id, const char *reason);
 int store_deadletter_count(struct store *s);

@@ -970,6 +970,35 @@ static void test_OUT_3_five_transport_failures_move_item_to_dead_letters(void **
     assert_true(dev_row_excepted(a->d, "customers", "c1"));
 }
 
+/* SPEC OUT-3, OUT-1: a configured batch larger than one bump statement
+ * takes (push_batch=150 > 100): every item gets its attempt counted and
+ * every one reaches the dead letters, each with its event. */
+static void test_OUT_3_large_batch_every_item_counted_and_dead_lettered(void **state)
+{
+    struct world *w = *state;
+    struct hdev *a = h_create(w, "phone");
+    a->cfg.breaker_threshold = 1000;
+    a->cfg.push_batch = 150;
+    a->cfg.max_retries = 2;
+    h_boot(a);
+    h_ready(a, "alice");
+    char id[16];
+    for (int i = 0; i < 150; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        h_write(a, "customers", id, "name=x");
+    }
+    int m = a->nev;
+    dev_trigger(a->d, KIND_MANUAL);
+    fail_requests(a, 1, 500);
+    ASSERT_COUNT(a, m, "sync.push_sent items=150", 1);
+    assert_int_equal(sql_int(a->db, "SELECT COUNT(*) FROM outbox WHERE retries=1"), 150);
+    fail_requests(a, 1, 503);
+    ASSERT_COUNT(a, m, "outbox.deadlettered", 150);
+    ASSERT_COUNT(a, m, "outbox.deadlettered op=phone:150 reason=retries", 1);
+    assert_int_equal(st(a).outbox, 0);
+    assert_int_equal(st(a).deadletters, 150);
+}
+
 /* SPEC OUT-3 */
 static void test_OUT_3_rejected_item_dead_letters_at_once_rest_of_batch_goes_on(void **state)
 {
@@ -2414,6 +2443,7 @@ int main(void)
         T(test_OUT_2_item_leaves_outbox_only_after_ack),
         T(test_OUT_2_lost_ack_keeps_item_and_server_applies_once),
         T(test_OUT_3_five_transport_failures_move_item_to_dead_letters),
+        T(test_OUT_3_large_batch_every_item_counted_and_dead_lettered),
         T(test_OUT_3_rejected_item_dead_letters_at_once_rest_of_batch_goes_on),
         T(test_OUT_3_requeue_returns_dead_letters_with_fresh_count),
         T(test_OUT_3_offline_is_not_an_attempt),
