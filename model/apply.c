@@ -21,6 +21,13 @@ int apply_server_row(struct device *d, const struct row *r, bool from_ack)
     if (!dev_table(d, r->table)) return 0;   /* another device migrated it; not ours yet */
     int64_t hlc_before = d->hlc;
     dev_hlc_seen(d, r->st.at);               /* CONF-4: guard-skipped rows count too */
+    /* outbox_n is never below the truth (it lags only after removals), so
+     * with an empty outbox no local change can be pending (RUN-3) and
+     * CONF-5 is the statement's own condition — initial pages, mostly. */
+    if (d->outbox_n == 0) {
+        if (store_put_row_if_newer(d->st, r, r->seq) != 0) return -1;
+        return save_hlc(d, hlc_before);
+    }
     struct row local = {0};
     uint64_t base = 0;
     int found = store_get_row(d->st, r->table, r->id, &local, &base);
@@ -28,9 +35,7 @@ int apply_server_row(struct device *d, const struct row *r, bool from_ack)
     if (found < 0) return -1;
     /* CONF-5: never install a version older than the one last seen. */
     if (found && r->seq < base) return save_hlc(d, hlc_before);
-    /* outbox_n is never below the truth (it lags only after removals), so
-     * an empty outbox needs no lookup — initial pages, mostly. */
-    int pending = d->outbox_n == 0 ? 0 : store_outbox_pending(d->st, r->table, r->id);
+    int pending = store_outbox_pending(d->st, r->table, r->id);
     if (pending < 0) return -1;
     if (pending > 0) {
         /* RUN-3: the local change wins locally until the server rules on it;

@@ -443,17 +443,13 @@ static void count_attempt(struct device *d)
 {
     if (d->run.phase != PH_PUSH || d->run.batch_n == 0) return;
     int n = d->run.batch_n, nev = 0;
-    int *retries = calloc((size_t)n, sizeof *retries);
+    /* one event per item at most: push_batch may be larger than OUT_PUSH_BATCH */
     struct event *evs = calloc((size_t)n, sizeof *evs);
-    if (!retries || !evs || store_begin(d->st) != 0) goto out;
-    /* in slices of what one bump statement takes (push_batch may be larger) */
-    for (int at = 0; at < n; at += OUT_PUSH_BATCH) {
-        int k = n - at < OUT_PUSH_BATCH ? n - at : OUT_PUSH_BATCH;
-        if (store_outbox_bump(d->st, (const char (*)[OP_ID_MAX + 1])d->batch + at, k, retries + at) != 0)
-            goto fail;
-    }
+    if (!evs || store_begin(d->st) != 0) goto out;
     for (int i = 0; i < n; i++) {
-        if (retries[i] < d->cfg->max_retries) continue;
+        int retries = store_outbox_bump(d->st, d->batch[i]);
+        if (retries < 0) goto fail;
+        if (retries < d->cfg->max_retries) continue;
         if (store_deadletter(d->st, d->batch[i], "retries") != 0) goto fail;
         ev_init(&evs[nev], "outbox.deadlettered");
         ev_str(&evs[nev], "op", d->batch[i]);
@@ -467,7 +463,6 @@ static void count_attempt(struct device *d)
 fail:
     store_rollback(d->st);
 out:
-    free(retries);
     free(evs);
 }
 

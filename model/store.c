@@ -8,15 +8,13 @@
  */
 #include "store.h"
 
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum {
     Q_GET_SET, Q_SET_SET, Q_DEL_SET, Q_TABLES, Q_ADD_TABLE, Q_SAVE_PROG, Q_GET_ROW,
-    Q_PUT_ROW, Q_SET_BASE, Q_OB_APPEND, Q_OB_BATCH, Q_OB_MAX, Q_OB_COUNT, Q_OB_PENDING,
+    Q_PUT_ROW, Q_PUT_NEWER, Q_SET_BASE, Q_OB_APPEND, Q_OB_BATCH, Q_OB_MAX, Q_OB_COUNT, Q_OB_PENDING,
     Q_OB_REMOVE, Q_OB_BUMP, Q_DL_INSERT, Q_DL_COUNT, Q_ROWS_ALL, Q_OPS, Q_DL_ROW,
     Q_OB_GET, Q_CF_ADD, Q_CF_COUNT, Q_CF_COUNT_OPEN, Q_CF_OPEN, Q_CF_LIST, Q_CF_RESOLVE,
     Q_REQUEUE, Q_DL_CLEAR, Q_ROWS_CLEAR, Q_CF_CLEAR, Q_PROG_RESET, Q_SET_CLEAR_USER,
@@ -140,6 +138,9 @@ static const char *const sql[Q_COUNT] = {
     [Q_GET_ROW] = "SELECT data, base_seq FROM rows WHERE tbl=?1 AND id=?2",
     [Q_PUT_ROW] = "INSERT INTO rows(tbl,id,base_seq,data) VALUES(?1,?2,?3,?4)"
                   " ON CONFLICT(tbl,id) DO UPDATE SET base_seq=excluded.base_seq, data=excluded.data",
+    [Q_PUT_NEWER] = "INSERT INTO rows(tbl,id,base_seq,data) VALUES(?1,?2,?3,?4)"
+                    " ON CONFLICT(tbl,id) DO UPDATE SET base_seq=excluded.base_seq, data=excluded.data"
+                    " WHERE excluded.base_seq >= rows.base_seq",
     [Q_SET_BASE] = "UPDATE rows SET base_seq=?3 WHERE tbl=?1 AND id=?2",
     [Q_OB_APPEND] = "INSERT INTO outbox(op_id,tbl,id,base_seq,data) VALUES(?1,?2,?3,?4,?5)",
     [Q_OB_BATCH] = "SELECT op_id, base_seq, data FROM outbox WHERE seq<=?2 ORDER BY seq LIMIT ?1",
@@ -147,7 +148,7 @@ static const char *const sql[Q_COUNT] = {
     [Q_OB_COUNT] = "SELECT COUNT(*) FROM outbox",
     [Q_OB_PENDING] = "SELECT COUNT(*) FROM outbox WHERE tbl=?1 AND id=?2",
     [Q_OB_REMOVE] = "DELETE FROM outbox WHERE op_id=?1",
-    [Q_OB_BUMP] = NULL,   /* built by bump_sql(): one parameter per batch slot */
+    [Q_OB_BUMP] = "UPDATE outbox SET retries=retries+1 WHERE op_id=?1 RETURNING retries",
     [Q_DL_INSERT] = "INSERT INTO deadletters(op_id,tbl,id,base_seq,data,reason)"
                     " SELECT op_id,tbl,id,base_seq,data,?2 FROM outbox WHERE op_id=?1",
     [Q_DL_COUNT] = "SELECT COUNT(*) FROM deadletters",
@@ -180,24 +181,11 @@ static const char *const sql[Q_COUNT] = {
     [Q_SP_ROLLBACK] = "ROLLBACK TO store",
 };
 
-/* A whole push batch gets its attempt in one statement (OUT-3). */
-static const char *bump_sql(void)
-{
-    static char buf[64 + OUT_PUSH_BATCH * 6];
-    if (buf[0]) return buf;
-    size_t n = (size_t)snprintf(buf, sizeof buf, "UPDATE outbox SET retries=retries+1 WHERE op_id IN (");
-    for (int i = 1; i <= OUT_PUSH_BATCH; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n, i > 1 ? ",?%d" : "?%d", i);
-    snprintf(buf + n, sizeof buf - n, ") RETURNING op_id, retries");
-    return buf;
-}
-
 static sqlite3_stmt *q(struct store *s, int i)
 {
     SS_ASSERT(i >= 0 && i < Q_COUNT);
     if (!s->q[i]) {
-        const char *text = i == Q_OB_BUMP ? bump_sql() : sql[i];
-        if (sqlite3_prepare_v3(s->db, text, -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK)
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK)
             return NULL;
     }
     sqlite3_reset(s->q[i]);
@@ -489,6 +477,16 @@ int store_put_row(struct store *s, const struct row *r, uint64_t base_seq)
     return run_done(st);
 }
 
+int store_put_row_if_newer(struct store *s, const struct row *r, uint64_t base_seq)
+{
+    sqlite3_stmt *st = q(s, Q_PUT_NEWER);
+    if (!st) return -1;
+    bind_key(st, r->table, r->id);
+    sqlite3_bind_int64(st, 3, (int64_t)base_seq);
+    if (bind_row(st, 4, r) != 0) return -1;
+    return run_done(st);
+}
+
 int store_set_base_seq(struct store *s, const char *table, const char *id, uint64_t base_seq)
 {
     sqlite3_stmt *st = q(s, Q_SET_BASE);
@@ -621,24 +619,15 @@ int store_outbox_get(struct store *s, const char *op_id, struct push_item *item)
     return res;
 }
 
-int store_outbox_bump(struct store *s, const char (*ops)[OP_ID_MAX + 1], int n, int *retries)
+int store_outbox_bump(struct store *s, const char *op_id)
 {
-    SS_ASSERT(n >= 0 && n <= OUT_PUSH_BATCH);
     sqlite3_stmt *st = q(s, Q_OB_BUMP);
     if (!st) return -1;
-    for (int i = 0; i < n; i++) {
-        sqlite3_bind_text(st, i + 1, ops[i], -1, SQLITE_STATIC);
-        retries[i] = 0;
-    }
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *op = (const char *)sqlite3_column_text(st, 0);
-        for (int i = 0; i < n; i++)
-            if (strcmp(ops[i], op) == 0) retries[i] = sqlite3_column_int(st, 1);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) { store_forget(s); return -1; }
-    return 0;
+    sqlite3_bind_text(st, 1, op_id, -1, SQLITE_STATIC);
+    int err;
+    int64_t v = run_int(st, &err);
+    if (err) { store_forget(s); return -1; }
+    return (int)v;
 }
 
 int store_deadletter(struct store *s, const char *op_id, const char *reason)

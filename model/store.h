@@ -68,6 +68,9 @@ int store_reset_progress(struct store *s);   /* every table to download again */
 int store_get_row(struct store *s, const char *table, const char *id,
                   struct row *out, uint64_t *base_seq);
 int store_put_row(struct store *s, const struct row *r, uint64_t base_seq);
+/* As store_put_row, but a stored row with a larger base_seq stays (CONF-5),
+ * in one statement. */
+int store_put_row_if_newer(struct store *s, const struct row *r, uint64_t base_seq);
 int store_set_base_seq(struct store *s, const char *table, const char *id, uint64_t base_seq);
 int store_clear_rows(struct store *s);
 /* Walks the rows; fn may use the store but must not start another walk. */
@@ -86,9 +89,9 @@ int store_outbox_pending(struct store *s, const char *table, const char *id);
 int store_outbox_remove(struct store *s, const char *op_id);
 /* The outbox item op_id: 1 found (caller frees item->row), 0 absent, -1 error. */
 int store_outbox_get(struct store *s, const char *op_id, struct push_item *item);
-/* +1 retry for each of ops[0..n) (n ≤ OUT_PUSH_BATCH); retries[i] gets its
- * new count, 0 when ops[i] is not in the outbox. 0, or -1 on error. */
-int store_outbox_bump(struct store *s, const char (*ops)[OP_ID_MAX + 1], int n, int *retries);
+/* +1 retry; returns the new count (0 when op_id is not in the outbox, -1
+ * on error). */
+int store_outbox_bump(struct store *s, const char *op_id);
 /* Moves the item to the dead letters with reason. */
 int store_deadletter(struct store *s, const char *op_id, const char *reason);
 int store_deadletter_count(struct store *s);
