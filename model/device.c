@@ -711,7 +711,9 @@ int dev_foreach_op(struct device *d, int (*fn)(void *arg, const char *op_id, boo
 
 bool dev_row_excepted(struct device *d, const char *table, const char *id)
 {
-    return store_row_deadlettered(d->st, table, id) || store_conflict_open(d->st, table, id);
+    /* the counts are remembered by the store: no lookup when none can match */
+    return (store_deadletter_count(d->st) != 0 && store_row_deadlettered(d->st, table, id))
+        || (store_conflict_count(d->st, true) != 0 && store_conflict_open(d->st, table, id));
 }
 
 int dev_tables(struct device *d, struct table_decl *out, int cap)

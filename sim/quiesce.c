@@ -9,34 +9,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows with a pending outbox item, with their current stamp. */
-void guard_snapshot(struct sdev *d)
+static sqlite3_stmt *prepared(struct sdev *d, sqlite3_stmt **slot, const char *sql)
 {
-    d->nguard = 0;
-    if (!d->q_guard
-        && sqlite3_prepare_v3(d->db, "SELECT DISTINCT o.tbl, o.id, r.data FROM outbox o JOIN rows r"
-                              " ON r.tbl=o.tbl AND r.id=o.id ORDER BY o.tbl, o.id", -1,
-                              SQLITE_PREPARE_PERSISTENT, &d->q_guard, NULL) != SQLITE_OK)
-        return;
-    sqlite3_stmt *st = d->q_guard;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    if (!*slot && sqlite3_prepare_v3(d->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+        return NULL;
+    return *slot;
+}
+
+static int pending_count(struct sdev *d, const char *table, const char *id)
+{
+    sqlite3_stmt *st = prepared(d, &d->q_pending, "SELECT COUNT(*) FROM outbox WHERE tbl=?1 AND id=?2");
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_reset(st);
+    return n;
+}
+
+/* A row of the message, if its local version has a pending item: its stamp
+ * now, to compare after the delivery. */
+static void guard_add(struct sdev *d, const char *table, const char *id)
+{
+    if (pending_count(d, table, id) <= 0) return;
+    sqlite3_stmt *st = prepared(d, &d->q_guard, "SELECT data FROM rows WHERE tbl=?1 AND id=?2");
+    if (!st) return;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    struct row r = {0};
+    if (sqlite3_step(st) == SQLITE_ROW
+        && row_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &r) >= 0) {
         if (d->nguard == d->guard_cap) {
             int cap = d->guard_cap ? d->guard_cap * 2 : 64;
             struct guard_entry *v = realloc(d->guard, (size_t)cap * sizeof *v);
-            if (!v) break;
+            if (!v) { row_free(&r); sqlite3_reset(st); return; }
             d->guard = v;
             d->guard_cap = cap;
         }
-        struct guard_entry *g = &d->guard[d->nguard];
-        struct row r = {0};
-        if (row_decode(sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), &r) < 0) continue;
-        snprintf(g->table, sizeof g->table, "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(g->id, sizeof g->id, "%s", (const char *)sqlite3_column_text(st, 1));
+        struct guard_entry *g = &d->guard[d->nguard++];
+        snprintf(g->table, sizeof g->table, "%s", table);
+        snprintf(g->id, sizeof g->id, "%s", id);
         g->st = r.st;
-        row_free(&r);
-        d->nguard++;
     }
+    row_free(&r);
     sqlite3_reset(st);
+}
+
+/* Before a delivery: the rows the message carries (pulled, paged, acked)
+ * that have a pending outbox item, with their current stamp. Only those can
+ * be overwritten by applying it; with an empty outbox there are none, and a
+ * message that does not decode applies nothing. */
+void guard_snapshot(struct sdev *d, const uint8_t *msg, size_t len)
+{
+    d->nguard = 0;
+    sqlite3_stmt *st = prepared(d, &d->q_any, "SELECT 1 FROM outbox LIMIT 1");
+    if (!st) return;
+    int any = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    if (!any) return;
+    struct wire_msg m;
+    struct wire_err err;
+    if (wire_decode(msg, len, &m, &err) != 0) return;
+    for (int i = 0; i < m.nrows; i++) guard_add(d, m.rows[i].table, m.rows[i].id);
+    for (int i = 0; i < m.nresults; i++)
+        if (m.results[i].has_row) guard_add(d, m.results[i].row.table, m.results[i].row.id);
+    wire_msg_free(&m);
 }
 
 /* Before the device's connection closes (crash, end of the world). */
@@ -44,21 +81,8 @@ void guard_close(struct sdev *d)
 {
     sqlite3_finalize(d->q_guard);
     sqlite3_finalize(d->q_pending);
-    d->q_guard = d->q_pending = NULL;
-}
-
-static int pending_count(struct sdev *d, const char *table, const char *id)
-{
-    if (!d->q_pending
-        && sqlite3_prepare_v3(d->db, "SELECT COUNT(*) FROM outbox WHERE tbl=?1 AND id=?2", -1,
-                              SQLITE_PREPARE_PERSISTENT, &d->q_pending, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_stmt *st = d->q_pending;
-    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_reset(st);
-    return n;
+    sqlite3_finalize(d->q_any);
+    d->q_guard = d->q_pending = d->q_any = NULL;
 }
 
 /* INV-GUARD: a row whose item is still pending after the delivery kept its
@@ -200,60 +224,130 @@ int world_quiesce(struct world *w, int64_t limit_ms, char *why, size_t n)
     return -1;
 }
 
-/* ---- INV-CONVERGE ---- */
+/* ---- INV-CONVERGE ----
+ *
+ * One walk of each database, then in-memory lookups: the server's rows of a
+ * user and each device's rows are loaded once, sorted by (table, id), and
+ * compared by binary search (a lookup per row was most of a swarm seed's
+ * time with seeded tables). The server rows meet the reference model once
+ * per user. */
 
-struct cmp_ctx {
-    struct world *w;
-    struct sdev *d;
-    const char *user;
-    char *why;
-    size_t n;
-    int bad;
-    int rows;
+struct rowset {
+    struct row *v;
+    int n, cap;
+    bool oom;
 };
 
-static int cmp_device_row(void *arg, const struct row *r)
+static int rowset_add(void *arg, const struct row *r)
 {
-    struct cmp_ctx *c = arg;
-    c->rows++;
-    if (dev_row_excepted(c->d->dev, r->table, r->id)) return 0;
-    struct row s = {0};
-    int found = srv_get_row(c->w->srv, c->user, r->table, r->id, &s);
-    if (found != 1 || !row_equal(r, &s, false)) {
-        char a[256], b[256];
-        row_format(r, a, sizeof a);
-        row_format(&s, b, sizeof b);
-        snprintf(c->why, c->n, "%s %s/%s differs: device {%s%s} server %s{%s%s}", c->d->spec.name,
-                 r->table, r->id, a, r->deleted ? " deleted" : "", found == 1 ? "" : "(absent) ",
-                 b, s.deleted ? " deleted" : "");
-        c->bad = 1;
+    struct rowset *rs = arg;
+    if (rs->n == rs->cap) {
+        int cap = rs->cap ? rs->cap * 2 : 256;
+        struct row *v = realloc(rs->v, (size_t)cap * sizeof *v);
+        if (!v) { rs->oom = true; return 1; }
+        rs->v = v;
+        rs->cap = cap;
     }
-    row_free(&s);
-    return c->bad;
+    memset(&rs->v[rs->n], 0, sizeof rs->v[rs->n]);
+    if (row_copy(&rs->v[rs->n], r) != 0) { rs->oom = true; return 1; }
+    rs->n++;
+    return 0;
 }
 
-static int cmp_server_row(void *arg, const struct row *r)
+static void rowset_free(struct rowset *rs)
 {
-    struct cmp_ctx *c = arg;
-    char why[512];
-    if (srvo_compare_row(c->w->srvo, c->user, r, why, sizeof why) != 0) {
-        snprintf(c->why, c->n, "server row differs from the reference model: %s", why);
-        c->bad = 1;
+    for (int i = 0; i < rs->n; i++) row_free(&rs->v[i]);
+    free(rs->v);
+    memset(rs, 0, sizeof *rs);
+}
+
+static int key_cmp(const char *ta, const char *ia, const char *tb, const char *ib)
+{
+    int c = strcmp(ta, tb);
+    return c ? c : strcmp(ia, ib);
+}
+
+static int row_key_cmp(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    return key_cmp(x->table, x->id, y->table, y->id);
+}
+
+static const struct row *rowset_find(const struct rowset *rs, const char *table, const char *id)
+{
+    int lo = 0, hi = rs->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = key_cmp(rs->v[mid].table, rs->v[mid].id, table, id);
+        if (c == 0) return &rs->v[mid];
+        if (c < 0) lo = mid + 1; else hi = mid - 1;
+    }
+    return NULL;
+}
+
+static int load_rows(struct rowset *rs, struct srv *srv, struct device *dev, const char *user)
+{
+    int rc = dev ? dev_foreach_row(dev, rowset_add, rs) : srv_foreach_row(srv, user, rowset_add, rs);
+    if (rc < 0 || rs->oom) return -1;
+    qsort(rs->v, (size_t)rs->n, sizeof *rs->v, row_key_cmp);
+    return 0;
+}
+
+/* Every device row equals the server's; every server row of a synced table
+ * is on the device (dead-lettered and conflicted rows excepted, OUT-3). */
+static int compare_device(struct sdev *d, const struct rowset *srv_rows, char *why, size_t n)
+{
+    struct rowset mine = {0};
+    if (load_rows(&mine, NULL, d->dev, NULL) != 0) {
+        rowset_free(&mine);
+        snprintf(why, n, "%s: cannot read the device's rows", d->spec.name);
         return 1;
     }
-    if (!c->d) return 0;
-    struct table_decl tabs[MAX_TABLES];
-    int nt = dev_tables(c->d->dev, tabs, MAX_TABLES);
-    bool synced = false;
-    for (int i = 0; i < nt; i++) synced |= strcmp(tabs[i].name, r->table) == 0;
-    if (!synced || dev_row_excepted(c->d->dev, r->table, r->id)) return 0;
-    struct row local = {0};
-    if (dev_get_row(c->d->dev, r->table, r->id, &local) != 1) {
-        snprintf(c->why, c->n, "%s lacks server row %s/%s", c->d->spec.name, r->table, r->id);
-        c->bad = 1;
+    static const struct row absent;
+    int bad = 0;
+    for (int i = 0; i < mine.n && !bad; i++) {
+        const struct row *r = &mine.v[i];
+        if (dev_row_excepted(d->dev, r->table, r->id)) continue;
+        const struct row *s = rowset_find(srv_rows, r->table, r->id);
+        if (s && row_equal(r, s, false)) continue;
+        char a[256], b[256];
+        row_format(r, a, sizeof a);
+        row_format(s ? s : &absent, b, sizeof b);
+        snprintf(why, n, "%s %s/%s differs: device {%s%s} server %s{%s%s}", d->spec.name,
+                 r->table, r->id, a, r->deleted ? " deleted" : "", s ? "" : "(absent) ",
+                 b, s && s->deleted ? " deleted" : "");
+        bad = 1;
     }
-    row_free(&local);
-    return c->bad;
+    struct table_decl tabs[MAX_TABLES];
+    int nt = dev_tables(d->dev, tabs, MAX_TABLES);
+    for (int i = 0; i < srv_rows->n && !bad; i++) {
+        const struct row *r = &srv_rows->v[i];
+        bool synced = false;
+        for (int t = 0; t < nt; t++) synced |= strcmp(tabs[t].name, r->table) == 0;
+        if (!synced || rowset_find(&mine, r->table, r->id)) continue;
+        if (dev_row_excepted(d->dev, r->table, r->id)) continue;
+        snprintf(why, n, "%s lacks server row %s/%s", d->spec.name, r->table, r->id);
+        bad = 1;
+    }
+    rowset_free(&mine);
+    return bad;
+}
+
+/* The server's rows of user against the reference model, both ways. */
+static int compare_reference(struct world *w, const char *user, const struct rowset *srv_rows,
+                             char *why, size_t n)
+{
+    char msg[512];
+    for (int i = 0; i < srv_rows->n; i++) {
+        if (srvo_compare_row(w->srvo, user, &srv_rows->v[i], msg, sizeof msg) != 0) {
+            snprintf(why, n, "server row differs from the reference model: %s", msg);
+            return 1;
+        }
+    }
+    if (srvo_missing(w->srvo, user, msg, sizeof msg) != 0) {
+        snprintf(why, n, "the reference model has a row the server lacks: %s", msg);
+        return 1;
+    }
+    return 0;
 }
 
 int world_check_converged(struct world *w, char *why, size_t n)
@@ -262,23 +356,34 @@ int world_check_converged(struct world *w, char *why, size_t n)
     if (!w->server_up) { snprintf(why, n, "server is down"); return 1; }
     for (int i = 0; i < w->ndev; i++) check_durable(&w->devs[i]);   /* INV-DURABLE at the end too */
     if (w->failed) { snprintf(why, n, "%s", w->failure); return 1; }
+    /* users in order; the server against the reference first (a server
+     * that is wrong is the root cause), then each of the user's devices */
+    for (int u = 0; u < w->nusers; u++) {
+        struct rowset srv_rows = {0};
+        int bad = 0;
+        if (load_rows(&srv_rows, w->srv, NULL, w->users[u]) != 0) {
+            snprintf(why, n, "cannot read the server's rows of %s", w->users[u]);
+            bad = 1;
+        }
+        if (!bad) bad = compare_reference(w, w->users[u], &srv_rows, why, n);
+        for (int i = 0; i < w->ndev && !bad; i++) {
+            struct sdev *d = &w->devs[i];
+            if (wants_sync(d) && strcmp(d->user, w->users[u]) == 0)
+                bad = compare_device(d, &srv_rows, why, n);
+        }
+        rowset_free(&srv_rows);
+        if (bad) return 1;
+    }
+    /* a device of a user past WORLD_MAX_USERS is compared on its own */
     for (int i = 0; i < w->ndev; i++) {
         struct sdev *d = &w->devs[i];
-        if (!wants_sync(d)) continue;
-        struct cmp_ctx c = { w, d, d->user, why, n, 0, 0 };
-        dev_foreach_row(d->dev, cmp_device_row, &c);
-        if (!c.bad) srv_foreach_row(w->srv, d->user, cmp_server_row, &c);
-        if (c.bad) return 1;
-    }
-    for (int u = 0; u < w->nusers; u++) {
-        struct cmp_ctx c = { w, NULL, w->users[u], why, n, 0, 0 };
-        srv_foreach_row(w->srv, w->users[u], cmp_server_row, &c);
-        if (c.bad) return 1;
-        char missing[512];
-        if (srvo_missing(w->srvo, w->users[u], missing, sizeof missing) != 0) {
-            snprintf(why, n, "the reference model has a row the server lacks: %s", missing);
-            return 1;
-        }
+        if (!wants_sync(d) || user_index(w, d->user) >= 0) continue;
+        struct rowset srv_rows = {0};
+        int bad = load_rows(&srv_rows, w->srv, NULL, d->user) != 0;
+        if (bad) snprintf(why, n, "cannot read the server's rows of %s", d->user);
+        else bad = compare_device(d, &srv_rows, why, n);
+        rowset_free(&srv_rows);
+        if (bad) return 1;
     }
     return 0;
 }

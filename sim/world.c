@@ -505,7 +505,7 @@ static void run_step(struct world *w, struct step *s)
             return;
         }
         trace_line(&w->trace, w->now, d->spec.name, "recv len=%zu", s->len);
-        guard_snapshot(d);
+        guard_snapshot(d, s->data, s->len);
         dev_on_message(d->dev, s->data, s->len);
         break;
     }

@@ -51,7 +51,7 @@ struct sdev {
     uint64_t pull_sent_step;          /* quiesce: a pull sent after the last change */
     uint64_t run_start_step;
     uint64_t synced_step;             /* the pull of the last completed run */
-    sqlite3_stmt *q_guard, *q_pending;   /* INV-GUARD queries, prepared once per open */
+    sqlite3_stmt *q_guard, *q_pending, *q_any;   /* INV-GUARD queries, prepared once per open */
     struct guard_entry *guard;        /* INV-GUARD: pending rows before a delivery */
     int nguard, guard_cap;
     uint64_t *acked;                  /* INV-DURABLE: op seqs acknowledged to the app */
@@ -123,7 +123,7 @@ void check_request(struct sdev *d, const struct wire_msg *m);
 void check_response(struct world *w, const char *user, const struct wire_msg *m);
 void check_after_step(struct world *w, int dev, bool delivered);
 void check_durable(struct sdev *d);
-void guard_snapshot(struct sdev *d);
+void guard_snapshot(struct sdev *d, const uint8_t *msg, size_t len);
 void guard_close(struct sdev *d);
 void check_guard(struct sdev *d);
 void check_server_commit(struct world *w, const char *user, const char *op_id,

@@ -530,6 +530,27 @@ static void test_once(void **state)
 
 /* ---- INV-GUARD ---- */
 
+/* An encoded pull response carrying one row table/id. */
+static void pull_resp_with(struct sdev *d, const char *table, const char *id, uint8_t **out, size_t *len)
+{
+    struct wire_msg m;
+    wire_msg_init(&m, WIRE_PULL_RESP);
+    m.status = WS_OK;
+    m.rows = calloc(1, sizeof *m.rows);
+    assert_non_null(m.rows);
+    row_init(&m.rows[0], table, id);
+    struct stamp st = { .at = 1, .seq = 0 };
+    snprintf(st.by, sizeof st.by, "server");
+    assert_int_equal(row_set(&m.rows[0], "qty", "9", &st), 0);
+    m.rows[0].st = st;
+    m.rows[0].seq = 1;
+    m.nrows = 1;
+    m.server_seq = 1;
+    (void)d;
+    assert_int_equal(wire_encode(&m, out, len), 0);
+    wire_msg_free(&m);
+}
+
 static void test_guard(void **state)
 {
     (void)state;
@@ -537,13 +558,22 @@ static void test_guard(void **state)
     struct sdev *d = &w->devs[0];
     assert_int_equal(write1(w, 0, "orders", "o1", "qty", "2"), 0);   /* pending (debounce not yet fired) */
     uint64_t before = count_of(w, "INV-GUARD");
-    guard_snapshot(d);
+    /* the snapshot covers the rows a delivered message carries */
+    uint8_t *msg = NULL, *other = NULL;
+    size_t len = 0, olen = 0;
+    pull_resp_with(d, "orders", "o1", &msg, &len);
+    pull_resp_with(d, "orders", "o2", &other, &olen);
+    guard_snapshot(d, other, olen);
+    assert_int_equal(d->nguard, 0);          /* o2 has no pending item */
+    guard_snapshot(d, msg, len);
     assert_int_equal(d->nguard, 1);
     check_guard(d);
     assert_ok(w);
     assert_true(count_of(w, "INV-GUARD") > before);
     /* A "pulled" version replaces the row while its outbox item is pending. */
-    guard_snapshot(d);
+    guard_snapshot(d, msg, len);
+    free(msg);
+    free(other);
     struct row r = {0};
     assert_int_equal(dev_get_row(d->dev, "orders", "o1", &r), 1);
     struct stamp st = { .at = r.st.at + 1, .seq = 0 };
@@ -801,7 +831,9 @@ static void test_healthy_run(void **state)
     assert_int_equal(write1(w, 1, "customers", "c1", "name", "Ada"), 0);
     assert_int_equal(world_trigger(w, 0, KIND_MANUAL), 0);
     assert_int_equal(world_trigger(w, 0, KIND_MANUAL), 0);            /* queued behind (COORD-2) */
-    assert_int_equal(write1(w, 0, "orders", "o2", "qty", "3"), 0);    /* pending across the push ack */
+    /* o1 again while its first push is in flight: the ack carries o1 while
+     * the second write is pending (INV-GUARD checks it) */
+    assert_int_equal(write1(w, 0, "orders", "o1", "qty", "3"), 0);
     assert_int_equal(world_run_before(w, 60000), 0);
     assert_int_equal(write1(w, 1, "orders", "o1", "qty", "4"), 0);
     assert_int_equal(world_delete(w, 0, "customers", "c1"), 0);
