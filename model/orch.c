@@ -374,8 +374,17 @@ static int apply_import(struct orch *o)
     if (a.users == NULL)
         return orch_fail(o, "orch: import: out of memory");
     a.nusers = srv_users(o->srv, a.users, ORCH_MAX_USERS);
-    int rc = a.nusers < 0 ? orch_fail(o, "orch: import: %s", srv_errmsg(o->srv))
-                          : erp_foreach(o->erp, t.name, o->run_since, apply_row, &a);
+    int rc;
+    if (a.nusers < 0)
+        rc = orch_fail(o, "orch: import: %s", srv_errmsg(o->srv));
+    else if (srv_batch_begin(o->srv) != 0)
+        rc = orch_fail(o, "orch: import: %s", srv_errmsg(o->srv));
+    else {
+        /* one transaction: the import lands whole or not at all */
+        rc = erp_foreach(o->erp, t.name, o->run_since, apply_row, &a);
+        if (srv_batch_end(o->srv, rc == 0) != 0 && rc == 0)
+            rc = orch_fail(o, "orch: import: %s", srv_errmsg(o->srv));
+    }
     free(a.users);
     return rc;
 }

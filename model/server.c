@@ -118,6 +118,14 @@ struct srv {
         char table[NAME_MAX_LEN + 1];
         uint64_t n;
     } counts[SRV_COUNT_CACHE];
+    /* srv_batch_begin … srv_batch_end: the rows written, for the observer
+     * after the COMMIT */
+    bool batch;
+    int npend, cappend;
+    struct srv_pending {
+        char user[NAME_MAX_LEN + 1];
+        struct row row;
+    } *pend;
 };
 
 /* Who a request speaks for: the token's user scopes every query (SRV-4). */
@@ -454,6 +462,9 @@ void srv_close(struct srv *s)
         tx_rollback(s);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->q[i]);  /* NULL is a harmless no-op */
+    for (int i = 0; i < s->npend; i++)
+        row_free(&s->pend[i].row);
+    free(s->pend);
     free(s);
 }
 
@@ -1120,6 +1131,49 @@ static void server_stamp(struct srv *s, const char *by, struct stamp *st)
     st->seq = 0;  /* SPEC §1.1: server writes have op seq 0 */
 }
 
+/* A written row kept for the observer until the batch commits. */
+static int pend_add(struct srv *s, const char *user, struct row *r)
+{
+    if (s->npend == s->cappend) {
+        int cap = s->cappend ? s->cappend * 2 : 64;
+        struct srv_pending *v = realloc(s->pend, (size_t)cap * sizeof *v);
+        if (v == NULL)
+            return srv_fail(s, "batch: out of memory");
+        s->pend = v;
+        s->cappend = cap;
+    }
+    struct srv_pending *p = &s->pend[s->npend++];
+    snprintf(p->user, sizeof p->user, "%s", user);
+    p->row = *r;   /* moved */
+    memset(r, 0, sizeof *r);
+    return 0;
+}
+
+int srv_batch_begin(struct srv *s)
+{
+    SS_ASSERT(s != NULL && !s->batch && s->npend == 0);
+    if (tx_begin(s, true) != 0)
+        return -1;
+    s->batch = true;
+    return 0;
+}
+
+int srv_batch_end(struct srv *s, bool ok)
+{
+    SS_ASSERT(s != NULL && s->batch);
+    s->batch = false;
+    int rc = ok ? tx_commit(s) : -1;
+    if (rc != 0)
+        tx_rollback(s);
+    for (int i = 0; i < s->npend; i++) {
+        if (rc == 0 && s->obs != NULL)
+            s->obs(s->obs_arg, s->pend[i].user, "", NULL, &s->pend[i].row, PUSH_APPLIED);
+        row_free(&s->pend[i].row);
+    }
+    s->npend = 0;
+    return rc;
+}
+
 int srv_write(struct srv *s, const char *user, const char *table, const char *id,
               int n, const char *const *names, const char *const *values,
               bool deleted, const char *by)
@@ -1129,7 +1183,16 @@ int srv_write(struct srv *s, const char *user, const char *table, const char *id
     struct row r;
     server_stamp(s, by, &st);
     memset(&r, 0, sizeof r);
-    if (write_check(s, user, table, id) != 0 || tx_begin(s, true) != 0)
+    if (write_check(s, user, table, id) != 0)
+        return -1;
+    if (s->batch) {   /* inside the caller's transaction */
+        int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, NULL, &r);
+        if (rc == 0)
+            rc = pend_add(s, user, &r);
+        row_free(&r);
+        return rc;
+    }
+    if (tx_begin(s, true) != 0)
         return -1;
     int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, NULL, &r);
     if (rc == 0)

@@ -52,6 +52,12 @@ int srv_handle(struct srv *s, const uint8_t *req, size_t len, uint8_t **resp, si
 int srv_write(struct srv *s, const char *user, const char *table, const char *id,
               int n, const char *const *names, const char *const *values,
               bool deleted, const char *by);
+/* Server writes in one transaction (an ERP import lands whole or not at
+ * all): srv_write calls between these join it, and the observer hears of
+ * each row after the COMMIT, in write order. srv_batch_end(ok=false), or a
+ * failed COMMIT, rolls everything back. 0, or -1 (nothing was written). */
+int srv_batch_begin(struct srv *s);
+int srv_batch_end(struct srv *s, bool ok);
 /* `table … rows N`: N generated rows NAME-1…NAME-N for user (SPEC §4). */
 int srv_seed_rows(struct srv *s, const char *user, const char *table, int n);
 

@@ -140,7 +140,8 @@ static const char *const sql[Q_COUNT] = {
                   " ON CONFLICT(tbl,id) DO UPDATE SET base_seq=excluded.base_seq, data=excluded.data",
     [Q_PUT_NEWER] = "INSERT INTO rows(tbl,id,base_seq,data) VALUES(?1,?2,?3,?4)"
                     " ON CONFLICT(tbl,id) DO UPDATE SET base_seq=excluded.base_seq, data=excluded.data"
-                    " WHERE excluded.base_seq >= rows.base_seq",
+                    " WHERE excluded.base_seq > rows.base_seq"
+                    " OR (excluded.base_seq = rows.base_seq AND excluded.data IS NOT rows.data)",
     [Q_SET_BASE] = "UPDATE rows SET base_seq=?3 WHERE tbl=?1 AND id=?2",
     [Q_OB_APPEND] = "INSERT INTO outbox(op_id,tbl,id,base_seq,data) VALUES(?1,?2,?3,?4,?5)",
     [Q_OB_BATCH] = "SELECT op_id, base_seq, data FROM outbox WHERE seq<=?2 ORDER BY seq LIMIT ?1",

@@ -69,7 +69,8 @@ int store_get_row(struct store *s, const char *table, const char *id,
                   struct row *out, uint64_t *base_seq);
 int store_put_row(struct store *s, const struct row *r, uint64_t base_seq);
 /* As store_put_row, but a stored row with a larger base_seq stays (CONF-5),
- * in one statement. */
+ * in one statement; an identical row is not rewritten (RUN-11 downloads
+ * read-only tables again and again). */
 int store_put_row_if_newer(struct store *s, const struct row *r, uint64_t base_seq);
 int store_set_base_seq(struct store *s, const char *table, const char *id, uint64_t base_seq);
 int store_clear_rows(struct store *s);

@@ -1025,6 +1025,34 @@ static void test_server_write_tombstone_and_seed_rows(void **state)
     assert_true(strlen(srv_errmsg(f->s)) > 0);
 }
 
+/* An ERP import in one transaction: nothing is observed before the COMMIT,
+ * a batch ended with ok=false leaves no row and no sequence behind. */
+static void test_server_write_batch_commits_whole_or_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct row r;
+    const char *names[1] = { "name" }, *values[1] = { "v" };
+    assert_int_equal(srv_batch_begin(f->s), 0);
+    assert_int_equal(srv_write(f->s, "alice", "customers", "e1", 1, names, values, false, "erp"), 0);
+    assert_int_equal(srv_write(f->s, "bob", "customers", "e2", 1, names, values, false, "erp"), 0);
+    assert_int_equal(f->nobs, 0);                       /* not before the COMMIT */
+    assert_int_equal(srv_batch_end(f->s, false), -1);   /* the import failed */
+    assert_int_equal(srv_get_row(f->s, "alice", "customers", "e1", &r), 0);
+    assert_int_equal(srv_user_seq(f->s, "alice"), 0);
+    assert_int_equal(f->nobs, 0);
+    assert_int_equal(srv_batch_begin(f->s), 0);
+    assert_int_equal(srv_write(f->s, "alice", "customers", "e1", 1, names, values, false, "erp"), 0);
+    assert_int_equal(srv_write(f->s, "alice", "customers", "e3", 1, names, values, false, "erp"), 0);
+    assert_int_equal(srv_write(f->s, "alice", "nosuch", "x", 1, names, values, false, "erp"), -1);
+    assert_int_equal(srv_batch_end(f->s, true), 0);
+    assert_int_equal(f->nobs, 2);                       /* in write order, after the COMMIT */
+    assert_int_equal(f->obs[0].seq, 1);
+    assert_int_equal(f->obs[1].seq, 2);
+    assert_int_equal(srv_get_row(f->s, "alice", "customers", "e3", &r), 1);
+    assert_string_equal(r.st.by, "erp");
+    row_free(&r);
+}
+
 static int count_row(void *arg, const struct row *r)
 {
     (void)r;
@@ -1057,6 +1085,7 @@ int main(void)
         T(test_srv3_pull_pages_each_row_once_in_order),
         T(test_srv3_page_table_total_and_empty_table),
         T(test_init5_table_total_follows_writes_between_pages),
+        T(test_server_write_batch_commits_whole_or_nothing),
         T(test_srv3_pull_response_fits_wire_limit),
         T(test_conf5_push_acks_fit_wire_limit),
         T(test_srv4_bad_or_revoked_token_gets_401),
