@@ -1083,13 +1083,19 @@ int srv_handle(struct srv *s, const uint8_t *req, size_t len, uint8_t **resp, si
 /* One unconditional write inside the caller's transaction: every named
  * field and `deleted` get the server stamp (SPEC §1.1); a write onto a
  * tombstone clears it; a delete keeps the fields. *next_seq, when given, is
- * the sequence to use (and is advanced): a batch reserves its range once. */
+ * the sequence to use (and is advanced): a batch reserves its range once.
+ * absent: the caller knows the row does not exist (no lookup). */
 static int write_locked(struct srv *s, const char *user, const char *table, const char *id,
                         int n, const char *const *names, const char *const *values,
-                        bool deleted, const struct stamp *st, uint64_t *next_seq, struct row *out)
+                        bool deleted, const struct stamp *st, uint64_t *next_seq, bool absent,
+                        struct row *out)
 {
     SS_ASSERT(n >= 0 && (n == 0 || (names != NULL && values != NULL)));
-    int have = row_load(s, user, table, id, out);
+    int have = 0;
+    if (absent)
+        memset(out, 0, sizeof *out);
+    else
+        have = row_load(s, user, table, id, out);
     if (have < 0)
         return -1;
     if (have == 0)
@@ -1186,7 +1192,7 @@ int srv_write(struct srv *s, const char *user, const char *table, const char *id
     if (write_check(s, user, table, id) != 0)
         return -1;
     if (s->batch) {   /* inside the caller's transaction */
-        int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, NULL, &r);
+        int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, NULL, false, &r);
         if (rc == 0)
             rc = pend_add(s, user, &r);
         row_free(&r);
@@ -1194,7 +1200,7 @@ int srv_write(struct srv *s, const char *user, const char *table, const char *id
     }
     if (tx_begin(s, true) != 0)
         return -1;
-    int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, NULL, &r);
+    int rc = write_locked(s, user, table, id, n, names, values, deleted, &st, NULL, false, &r);
     if (rc == 0)
         rc = tx_commit(s);
     if (rc != 0)
@@ -1207,7 +1213,7 @@ int srv_write(struct srv *s, const char *user, const char *table, const char *id
 
 /* The generated row i of SPEC §4 `rows N`: id NAME-i, name=NAME-i, n=i. */
 static int seed_one(struct srv *s, const char *user, const char *table, int i,
-                    const struct stamp *st, uint64_t *next_seq, struct row *out)
+                    const struct stamp *st, uint64_t *next_seq, bool absent, struct row *out)
 {
     char id[ROW_ID_MAX + 2], num[24];
     const char *names[2] = { "n", "name" };
@@ -1217,7 +1223,7 @@ static int seed_one(struct srv *s, const char *user, const char *table, int i,
     if (w < 0 || (size_t)w > ROW_ID_MAX)
         return srv_fail(s, "seed %s: row id %d too long", table, i);
     snprintf(num, sizeof num, "%d", i);
-    return write_locked(s, user, table, id, 2, names, values, false, st, next_seq, out);
+    return write_locked(s, user, table, id, 2, names, values, false, st, next_seq, absent, out);
 }
 
 int srv_seed_rows(struct srv *s, const char *user, const char *table, int n)
@@ -1234,12 +1240,14 @@ int srv_seed_rows(struct srv *s, const char *user, const char *table, int n)
     int rc = write_check(s, user, table, "x");
     if (rc == 0)
         rc = tx_begin(s, true);
-    uint64_t next = 0;
+    uint64_t next = 0, had = 0;
     if (rc == 0)
         rc = seq_get(s, user, &next);       /* the range, stored once at the end */
     next++;
+    if (rc == 0)
+        rc = table_count(s, user, table, &had);   /* an empty table needs no lookups */
     for (int i = 0; i < n && rc == 0; i++)
-        rc = seed_one(s, user, table, i + 1, &st, &next, &rows[i]);
+        rc = seed_one(s, user, table, i + 1, &st, &next, had == 0, &rows[i]);
     if (rc == 0)
         rc = seq_set(s, user, next - 1);
     if (rc == 0)
