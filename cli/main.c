@@ -24,6 +24,7 @@ static const char usage[] =
     "      [--config key=value]... [--trace FILE] [--verbose]   one seeded run\n"
     "  replay S [--trace FILE] [--verbose]                       the same run, with its trace\n"
     "  swarm --seeds N [--from S] [-j J] [--time-budget T] [--shard i/n] [--report DIR]\n"
+    "      [--duration T] [--faults none|swarm] [--config key=value]...\n"
     "  scenario FILE... [--junit FILE] [--report DIR] [-v] [--live]  scripted scenarios\n"
     "  determinism S                                             run twice, compare trace hashes\n"
     "  shrink S | shrink FILE.scn                                minimise a failing run into a scenario\n"

@@ -196,6 +196,21 @@ static void take_line(struct tally *t, const struct swarm_cfg *c, char *line)
     }
 }
 
+/* --config key=value: checked here, once, so a typo is one clear error
+ * (exit 2) instead of a failed setup in every seed. */
+static int swarm_config_arg(struct swarm_cfg *c, const char *kv)
+{
+    struct config tmp;
+    char err[256];
+    config_default(&tmp);
+    if (config_set_kv(&tmp, kv, err, sizeof err) != 0)
+        return cli_usage_error("--config: %s", err);
+    if (c->o.nconfig >= (int)(sizeof c->o.config / sizeof c->o.config[0]))
+        return cli_usage_error("too many --config options%s", "");
+    c->o.config[c->o.nconfig++] = kv;
+    return 0;
+}
+
 static int parse_swarm(int argc, char **argv, struct swarm_cfg *c)
 {
     memset(c, 0, sizeof *c);
@@ -216,6 +231,7 @@ static int parse_swarm(int argc, char **argv, struct swarm_cfg *c)
         else if (strcmp(a, "--report") == 0) c->report = v;
         else if (strcmp(a, "--duration") == 0) { if (duration_parse(v, &ms) || ms <= 0) return cli_usage_error("--duration: expected a duration, found '%s'", v); c->o.duration_ms = ms; }
         else if (strcmp(a, "--faults") == 0) { if (strcmp(v, "none") && strcmp(v, "swarm")) return cli_usage_error("--faults: expected none or swarm, found '%s'", v); c->o.faults = strcmp(v, "swarm") == 0; }
+        else if (strcmp(a, "--config") == 0) { if (swarm_config_arg(c, v) != 0) return 2; }
         else return cli_usage_error("unknown option %s", a);
     }
     if (c->seeds < 0) return cli_usage_error("swarm: expected --seeds N%s", "");
