@@ -52,6 +52,13 @@
 #include "fuzz.h"
 
 #define MAX_OPS 400               /* operations per input (no hangs) */
+/* Timer firings per input. One time step of an hour fires the periodic
+ * job, retries and breaker probes hundreds of times (a run each); without
+ * a bound a few such inputs took most of the fuzzer's time (fuzz/README.md
+ * "Speed"). When it is spent, the input ends there, checks included. */
+#ifndef MAX_TIMERS
+#define MAX_TIMERS 128
+#endif
 #define MAX_WRITES 512            /* acknowledged writes tracked (INV-DURABLE) */
 #define LOG_LINES 48              /* operations kept for the failure message */
 #define HIST 4                    /* earlier requests kept (late answers) */
@@ -113,6 +120,7 @@ struct h {
     char log[LOG_LINES][128];
     int nlog;
     int nops;
+    int ntimers;                    /* fired so far (MAX_TIMERS) */
     FILE *scn;                      /* FUZZ_SCN output */
     int64_t scn_t;                  /* ms of the last timed scenario line */
 };
@@ -418,6 +426,7 @@ static void h_reset(void)
     H.nw = 0;
     H.nlog = 0;
     H.nops = 0;
+    H.ntimers = 0;
     H.scn_t = 0;
     oracle_init(&H.o, H.cfg.cooldown_ms, H.cfg.lock_timeout_ms);
 }
@@ -511,6 +520,8 @@ static void advance_to(int64_t target)
             if (H.timer_set[i] && H.timer_at[i] <= target && (best < 0 || H.timer_at[i] < H.timer_at[best]))
                 best = i;
         if (best < 0) break;
+        if (H.ntimers >= MAX_TIMERS) return;   /* the input ends here: time stays */
+        H.ntimers++;
         int64_t at = H.timer_at[best] > H.mono ? H.timer_at[best] : H.mono;
         H.wall += at - H.mono;
         H.scn_t += at - H.mono;
@@ -801,7 +812,7 @@ static void run_device(struct fz *z)
     }
     dev_boot();
     check_state();
-    while (fz_more(z) && H.nops++ < MAX_OPS) {
+    while (fz_more(z) && H.ntimers < MAX_TIMERS && H.nops++ < MAX_OPS) {
         uint8_t op = fz_u8(z);
         switch (op % 20) {
         case 0: case 1: {
