@@ -288,7 +288,7 @@ static int load_rows(struct rowset *rs, struct srv *srv, struct device *dev, con
 {
     int rc = dev ? dev_foreach_row(dev, rowset_add, rs) : srv_foreach_row(srv, user, rowset_add, rs);
     if (rc < 0 || rs->oom) return -1;
-    qsort(rs->v, (size_t)rs->n, sizeof *rs->v, row_key_cmp);
+    if (rs->n > 1) qsort(rs->v, (size_t)rs->n, sizeof *rs->v, row_key_cmp);
     return 0;
 }
 
