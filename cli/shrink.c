@@ -4,14 +4,17 @@
  *
  * FILE.scn: delta-debugs the scenario (sim/shrink.h) while it fails the same
  * way and writes the smallest one with a header comment (original, the
- * failure). SEED: turns the seed's run into an explicit scenario first
- * (written next to the result as *.full.scn), checks that it fails the same
- * way, then shrinks it. The time budget (default 30 s of real time) lives
- * here: cli/ owns the real clock. --report DIR also renders the shrunk
- * scenario's failure page.
+ * failure). SEED: turns the seed's run into scenario forms that fail with
+ * the seed's invariant (sim/shrink_seed.c), shrinks them one after another
+ * until one has at most SHRINK_GOAL statements, and writes the smallest
+ * (the form it came from next to it as *.full.scn). The written file is
+ * run once more as `syncsim scenario` would. The time budget (default 30 s
+ * of real time) lives here: cli/ owns the real clock. --report DIR also
+ * renders the shrunk scenario's failure page.
  *
- * Exit: 0 shrunk (written), 1 nothing to shrink (the input passes, or the
- * seed's scenario does not fail the same way), 2 bad usage or input.
+ * Exit: 0 shrunk (written, and the written file fails the same way), 1
+ * nothing to shrink (the input passes, or no scenario form of the seed
+ * fails the same way), 2 bad usage or input. -v prints the progress.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -77,50 +80,135 @@ static void ensure_dir_of(const char *path)
 /* cli/report.c: the failure page of a scenario file. */
 int cli_report_scenario(const char *file, const char *dir);
 
-static int shrink_text(const char *file, const char *text, const char *origin, const char *outpath,
-                       double budget_s, const char *report_dir)
+/* Writes the shrunk scenario with its header comment, then runs the
+ * written file as `syncsim scenario` would: it must fail the same way. */
+static int write_result(const char *outpath, const char *origin, const char *out, const struct shrink_sig *sig,
+                        int before, int after, int runs, double t0, bool stopped, const char *report_dir)
 {
-    struct budget b = { now_s() + budget_s };
-    struct shrink_opts o = { .stop = over, .stop_arg = &b, .log = NULL };
-    struct shrink_sig sig;
-    struct shrink_stats st;
-    char err[1024], *out = NULL;
-    double t0 = now_s();
-    if (shrink_scenario(file, text, &o, &out, &sig, &st, err, sizeof err) != 0) {
-        fprintf(stderr, "syncsim: %s\n", err);
-        return strstr(err, "passes") ? 1 : 2;
-    }
     char head[2600];
     snprintf(head, sizeof head,
              "# Shrunk by `syncsim shrink` from %s (%d statements -> %d, %d runs, %.1f s%s).\n"
              "# Fails the same way as the original: %s %s\n# Original message: %.1200s\n",
-             origin, st.stmts_before, st.stmts_after, st.runs, now_s() - t0, st.stopped ? ", budget ran out" : "",
-             sig.kind, sig.id, sig.message);
+             origin, before, after, runs, now_s() - t0, stopped ? ", budget ran out" : "",
+             sig->kind, sig->id, sig->message);
     for (char *p = head; *p; p++) if (*p == '\n' && p[1] && p[1] != '#') *p = ' ';
     ensure_dir_of(outpath);
-    int rc = write_file(outpath, head, out) == 0 ? 0 : 2;
-    free(out);
-    if (rc == 0) {
-        printf("shrunk: %d -> %d statements in %d runs (%.1f s)%s\nfails: %s %s\nwritten: %s\nrun it: build/syncsim scenario %s\n",
-               st.stmts_before, st.stmts_after, st.runs, now_s() - t0, st.stopped ? " (budget ran out)" : "",
-               sig.kind, sig.id, outpath, outpath);
-        if (report_dir) rc = cli_report_scenario(outpath, report_dir);
+    if (write_file(outpath, head, out) != 0) return 2;
+    char *whole = read_file(outpath);
+    struct shrink_sig again;
+    bool same = whole && shrink_signature(outpath, whole, &again, NULL, 0) == 0 && shrink_same(&again, sig);
+    free(whole);
+    printf("shrunk: %d -> %d statements in %d runs (%.1f s)%s\nfails: %s %s%s\nwritten: %s\nrun it: build/syncsim scenario %s\n",
+           before, after, runs, now_s() - t0, stopped ? " (budget ran out)" : "", sig->kind, sig->id,
+           same ? "" : " (NOT reproduced by the written file)", outpath, outpath);
+    if (!same) return 1;
+    return report_dir ? cli_report_scenario(outpath, report_dir) : 0;
+}
+
+static int shrink_file(const char *file, const char *text, const char *outpath, struct budget *b, double t0,
+                       FILE *log, const char *report_dir)
+{
+    struct shrink_opts o = { .stop = over, .stop_arg = b, .log = log };
+    struct shrink_sig sig;
+    struct shrink_stats st;
+    char err[1024], *out = NULL;
+    if (shrink_scenario(file, text, &o, &out, &sig, &st, err, sizeof err) != 0) {
+        fprintf(stderr, "syncsim: %s\n", err);
+        return strstr(err, "passes") ? 1 : 2;
     }
+    int rc = write_result(outpath, file, out, &sig, st.stmts_before, st.stmts_after, st.runs, t0, st.stopped, report_dir);
+    free(out);
     return rc;
 }
 
+/* A seed: its scenario forms that fail as it did, one after another
+ * (sim/shrink_seed.c), each shrunk, until one is at most SHRINK_GOAL
+ * statements or the budget is gone; the smallest is written, and the form
+ * it came from next to it as *.full.scn. */
+static int shrink_seed_cli(uint64_t seed, const struct swarm_opts *so, const char *outpath, struct budget *b,
+                           double t0, FILE *log, const char *report_dir)
+{
+    char err[1024], full[4096], origin[1400];
+    struct shrink_sig want;
+    struct shrink_seed *p;
+    if (shrink_seed_open(seed, so, &p, &want, err, sizeof err) != 0) {
+        fprintf(stderr, "syncsim: %s\n", err);
+        return strstr(err, "passes") ? 1 : 2;
+    }
+    snprintf(full, sizeof full, "%.*s.full.scn", (int)(strlen(outpath) > 4 ? strlen(outpath) - 4 : strlen(outpath)), outpath);
+    struct shrink_opts po = { .stop = over, .stop_arg = b, .log = log };
+    char *best = NULL, *best_full = NULL;
+    int best_variant = -1, runs = 0, forms = 0;
+    struct shrink_stats best_st = {0};
+    bool stopped = false;
+    for (;;) {
+        char *text = NULL;
+        int variant;
+        if (shrink_seed_next(p, &po, &text, &variant) != 0) break;
+        forms++;
+        struct shrink_opts o = { .stop = over, .stop_arg = b, .log = log, .want = &want };
+        struct shrink_sig sig;
+        struct shrink_stats st;
+        char *out = NULL;
+        if (shrink_scenario(full, text, &o, &out, &sig, &st, err, sizeof err) != 0) {
+            fprintf(stderr, "syncsim: %s\n", err);
+            free(text);
+            continue;
+        }
+        runs += st.runs;
+        stopped = st.stopped;
+        if (log) fprintf(log, "shrink: %s form: %d -> %d statements\n", shrink_seed_variant_name(variant), st.stmts_before, st.stmts_after);
+        if (!best || st.stmts_after < best_st.stmts_after) {
+            free(best);
+            free(best_full);
+            best = out;
+            best_full = text;
+            best_st = st;
+            best_variant = variant;
+        } else {
+            free(out);
+            free(text);
+        }
+        if (best_st.stmts_after <= SHRINK_GOAL || over(b)) break;
+    }
+    ensure_dir_of(full);
+    if (!best) {   /* no form fails as the seed did: the explicit one, for the record */
+        char *text = shrink_seed_render(p, SHRINK_SEED_EXPLICIT);
+        if (text && write_file(full, "", text) == 0)
+            printf("seed as a scenario: %s (%d statements; it does not fail as the seed did)\n", full, shrink_count_stmts(text));
+        free(text);
+        shrink_seed_close(p);
+        fprintf(stderr, "syncsim: no scenario form of seed 0x%016llx fails as the seed does (%s)%s\n",
+                (unsigned long long)seed, want.id, over(b) ? " within the budget" : "");
+        return 1;
+    }
+    shrink_seed_close(p);
+    int rc = write_file(full, "", best_full) == 0 ? 0 : 2;
+    printf("seed as a scenario: %s (%d statements, %s form; %d form%s shrunk)\n", full, best_st.stmts_before,
+           shrink_seed_variant_name(best_variant), forms, forms == 1 ? "" : "s");
+    snprintf(origin, sizeof origin, "seed 0x%016llx (%s; %s form)", (unsigned long long)seed, cli_repro(seed, so),
+             shrink_seed_variant_name(best_variant));
+    if (rc == 0)
+        rc = write_result(outpath, origin, best, &want, best_st.stmts_before, best_st.stmts_after, runs, t0,
+                          stopped || over(b), report_dir);
+    free(best);
+    free(best_full);
+    return rc;
+}
 
 int cli_shrink(int argc, char **argv)
 {
     if (argc < 3) return cli_usage_error("shrink: expected a seed or a FILE.scn%s", "");
     const char *what = argv[2], *outpath = NULL, *report = NULL;
     double budget = 30;
+    bool verbose = false;
     struct swarm_opts so;
     swarm_opts_default(&so);
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         int64_t ms;
+        if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { verbose = true; continue; }
         if (!v) return cli_usage_error("option %s needs a value", a);
         i++;
         if (!strcmp(a, "--out")) outpath = v;
@@ -135,25 +223,19 @@ int cli_shrink(int argc, char **argv)
     }
     char path[4096], name[256];
     uint64_t seed;
+    double t0 = now_s();
+    struct budget b = { t0 + budget };
+    FILE *log = verbose ? stderr : NULL;
     size_t wl = strlen(what);
     if (wl > 4 && !strcmp(what + wl - 4, ".scn")) {
         char *text = read_file(what);
         if (!text) { fprintf(stderr, "%s:0:0: expected a readable scenario file, found %s\n", what, strerror(errno)); return 2; }
         if (!outpath) { snprintf(path, sizeof path, "%s/%s.shrunk.scn", DEFAULT_DIR, cli_base_noext(what, name, sizeof name)); outpath = path; }
-        int rc = shrink_text(what, text, what, outpath, budget, report);
+        int rc = shrink_file(what, text, outpath, &b, t0, log, report);
         free(text);
         return rc;
     }
     if (cli_parse_seed(what, &seed)) return cli_usage_error("shrink: expected a seed or a FILE.scn, found '%s'", what);
-    char *text = NULL, err[1024], full[4096], origin[1200];
-    if (shrink_seed_scenario(seed, &so, &text, err, sizeof err) != 0) { fprintf(stderr, "syncsim: %s\n", err); return 2; }
     if (!outpath) { snprintf(path, sizeof path, "%s/seed-0x%016llx.scn", DEFAULT_DIR, (unsigned long long)seed); outpath = path; }
-    snprintf(full, sizeof full, "%.*s.full.scn", (int)(strlen(outpath) > 4 ? strlen(outpath) - 4 : strlen(outpath)), outpath);
-    ensure_dir_of(full);
-    if (write_file(full, "", text) != 0) { free(text); return 2; }
-    printf("seed as a scenario: %s (%d statements)\n", full, shrink_count_stmts(text));
-    snprintf(origin, sizeof origin, "seed 0x%016llx (%s)", (unsigned long long)seed, cli_repro(seed, &so));
-    int rc = shrink_text(full, text, origin, outpath, budget, report);
-    free(text);
-    return rc;
+    return shrink_seed_cli(seed, &so, outpath, &b, t0, log, report);
 }

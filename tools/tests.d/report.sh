@@ -2,7 +2,8 @@
 # Reports and shrinking (issue 6): renders a failure page from a planted
 # failing scenario and from a seed, a swarm page, checks they are
 # self-contained and name what they should, shrinks the planted scenario
-# (≤ 12 statements, same failure, within 30 s) and screenshots the failure
+# (≤ 12 statements, same failure, within 30 s) and a planted failing seed
+# (seed 7 with a too short quiesce_limit), and screenshots the failure
 # page in headless Chromium (skipped with a message when it is absent).
 # Last line: `report: N passed, N failed`.
 set -u
@@ -84,6 +85,25 @@ check "shrunk scenario has its header comment" grep -q '^# Shrunk by `syncsim sh
 check "shrunk scenario fails the same way" bash -c "grep -q 'expectation phone outbox 0 was 2' '$out/r6.log'"
 "$S" shrink scenarios/kill_mid_push.scn --out "$out/pass.scn" >"$out/r7.log" 2>&1
 check "shrinking a passing scenario exits 1" test $? = 1
+
+# 4b. shrinking a seed: seed 7 with a liveness limit shorter than its
+#     initial syncs fails INV-CONVERGE on the correct model (a planted
+#     seed failure); ≤ 12 statements within 30 s, the same failure when the
+#     written file runs, the same file twice
+start=$(date +%s)
+"$S" shrink 7 --config quiesce_limit=1s --out "$out/seed.scn" --budget 30s >"$out/r8.log" 2>&1
+rc=$?
+secs=$(( $(date +%s) - start ))
+check "shrink SEED exits 0 within 30 s" test "$rc" = 0 -a "$secs" -le 30
+check "the seed's scenario form is written" test -s "$out/seed.full.scn"
+n=$(grep -cE '^at ' "$out/seed.scn" 2>/dev/null || echo 99)
+check "shrunk seed has <= 12 statements ($n)" test "$n" -le 12
+"$S" scenario "$out/seed.scn" >"$out/r9.log" 2>&1
+check "shrunk seed fails the same way (INV-CONVERGE)" bash -c "grep -q '^FAIL .*INV-CONVERGE' '$out/r9.log'"
+"$S" shrink 7 --config quiesce_limit=1s --out "$out/seed2.scn" --budget 30s >"$out/r10.log" 2>&1
+check "shrinking a seed is deterministic" cmp -s <(grep -v '^#' "$out/seed.scn") <(grep -v '^#' "$out/seed2.scn")
+"$S" shrink 7 --out "$out/pass7.scn" >"$out/r11.log" 2>&1
+check "shrinking a passing seed exits 1" test $? = 1
 
 # 5. a screenshot in headless Chromium is not blank
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
