@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "scn.h"
 #include "shrink.h"
 
 #define DEFAULT_DIR "reports/out"
@@ -38,23 +39,6 @@ static double now_s(void)
 
 struct budget { double deadline; };
 static bool over(void *arg) { return now_s() > ((struct budget *)arg)->deadline; }
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *s = malloc(cap);
-    while (s) {
-        size_t r = fread(s + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-        if (n + 1 == cap) { char *t = realloc(s, cap *= 2); if (!t) { free(s); s = NULL; } else s = t; }
-    }
-    fclose(f);
-    if (s) s[n] = 0;
-    return s;
-}
 
 static int write_file(const char *path, const char *head, const char *body)
 {
@@ -94,7 +78,8 @@ static int write_result(const char *outpath, const char *origin, const char *out
     for (char *p = head; *p; p++) if (*p == '\n' && p[1] && p[1] != '#') *p = ' ';
     ensure_dir_of(outpath);
     if (write_file(outpath, head, out) != 0) return 2;
-    char *whole = read_file(outpath);
+    char err[256] = "";
+    char *whole = rpt_read_file(outpath, SCN_MAX_INPUT, err, sizeof err);
     struct shrink_sig again;
     bool same = whole && shrink_signature(outpath, whole, &again, NULL, 0) == 0 && shrink_same(&again, sig);
     free(whole);
@@ -228,8 +213,9 @@ int cli_shrink(int argc, char **argv)
     FILE *log = verbose ? stderr : NULL;
     size_t wl = strlen(what);
     if (wl > 4 && !strcmp(what + wl - 4, ".scn")) {
-        char *text = read_file(what);
-        if (!text) { fprintf(stderr, "%s:0:0: expected a readable scenario file, found %s\n", what, strerror(errno)); return 2; }
+        char err[256] = "";
+        char *text = rpt_read_file(what, SCN_MAX_INPUT, err, sizeof err);
+        if (!text) { fprintf(stderr, "%s:0:0: expected a readable scenario file, found: %s\n", what, err); return 2; }
         if (!outpath) { snprintf(path, sizeof path, "%s/%s.shrunk.scn", DEFAULT_DIR, cli_base_noext(what, name, sizeof name)); outpath = path; }
         int rc = shrink_file(what, text, outpath, &b, t0, log, report);
         free(text);

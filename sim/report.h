@@ -28,6 +28,10 @@
 #define RPT_TAIL_LINES 400         /* trace lines kept for the page */
 #define RPT_WINDOW_TIMES 700       /* distinct instants drawn in the timeline */
 
+/* A whole file as a NUL-terminated string (malloc'd), refused past about
+ * max bytes; NULL with err set when it cannot be read. */
+char *rpt_read_file(const char *path, size_t max, char *err, size_t errlen);
+
 struct rpt_timeline;
 
 /* A new, empty timeline (NULL: out of memory). */

@@ -18,7 +18,7 @@
 #define SWARM_JSON_MAX (64 << 20)
 #define SWARM_FAIL_MAX 1000
 
-static char *slurp(const char *path, char *err, size_t errlen)
+char *rpt_read_file(const char *path, size_t max, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)); return NULL; }
@@ -29,7 +29,7 @@ static char *slurp(const char *path, char *err, size_t errlen)
         n += r;
         if (r == 0) break;
         if (n + 1 == cap) {
-            if (cap >= SWARM_JSON_MAX) { free(buf); buf = NULL; snprintf(err, errlen, "%s is too large", path); break; }
+            if (cap > max) { free(buf); buf = NULL; snprintf(err, errlen, "%s is too large", path); break; }
             char *b = realloc(buf, cap * 2);
             if (!b) { free(buf); buf = NULL; break; }
             buf = b;
@@ -168,7 +168,7 @@ int rpt_swarm_read(const char *dir, struct rpt_swarm *sw, char *err, size_t errl
     char path[4096];
     snprintf(path, sizeof path, "%s/swarm.json", dir);
     err[0] = 0;
-    char *s = slurp(path, err, errlen);
+    char *s = rpt_read_file(path, SWARM_JSON_MAX, err, errlen);
     if (!s) return -1;
     if (!jkey(s, "seeds")) { snprintf(err, errlen, "%s: expected a swarm report (no \"seeds\")", path); free(s); return -1; }
     sw->seeds = (long)jnum(s, "seeds", 0);
