@@ -468,9 +468,10 @@ int store_get_row(struct store *s, const char *table, const char *id,
     return res;
 }
 
-int store_put_row(struct store *s, const struct row *r, uint64_t base_seq)
+/* Q_PUT_ROW or Q_PUT_NEWER: the same parameters, another conflict rule. */
+static int put_row(struct store *s, int qid, const struct row *r, uint64_t base_seq)
 {
-    sqlite3_stmt *st = q(s, Q_PUT_ROW);
+    sqlite3_stmt *st = q(s, qid);
     if (!st) return -1;
     bind_key(st, r->table, r->id);
     sqlite3_bind_int64(st, 3, (int64_t)base_seq);
@@ -478,14 +479,14 @@ int store_put_row(struct store *s, const struct row *r, uint64_t base_seq)
     return run_done(st);
 }
 
+int store_put_row(struct store *s, const struct row *r, uint64_t base_seq)
+{
+    return put_row(s, Q_PUT_ROW, r, base_seq);
+}
+
 int store_put_row_if_newer(struct store *s, const struct row *r, uint64_t base_seq)
 {
-    sqlite3_stmt *st = q(s, Q_PUT_NEWER);
-    if (!st) return -1;
-    bind_key(st, r->table, r->id);
-    sqlite3_bind_int64(st, 3, (int64_t)base_seq);
-    if (bind_row(st, 4, r) != 0) return -1;
-    return run_done(st);
+    return put_row(s, Q_PUT_NEWER, r, base_seq);
 }
 
 int store_set_base_seq(struct store *s, const char *table, const char *id, uint64_t base_seq)

@@ -9,6 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* arr with room for one more element after n (doubling *cap): arr itself
+ * or its reallocation, NULL when out of memory (arr is then unchanged). */
+static void *room(void *arr, int *cap, int n, size_t elem)
+{
+    if (arr && n < *cap) return arr;
+    int c = *cap ? *cap * 2 : 64;
+    void *v = realloc(arr, (size_t)c * elem);
+    if (v) *cap = c;
+    return v;
+}
+
 static sqlite3_stmt *prepared(struct sdev *d, sqlite3_stmt **slot, const char *sql)
 {
     if (!*slot && sqlite3_prepare_v3(d->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
@@ -39,13 +50,13 @@ static void guard_add(struct sdev *d, const char *table, const char *id)
     struct row r = {0};
     if (sqlite3_step(st) == SQLITE_ROW
         && row_decode(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), &r) >= 0) {
-        if (d->nguard == d->guard_cap) {
-            int cap = d->guard_cap ? d->guard_cap * 2 : 64;
-            struct guard_entry *v = realloc(d->guard, (size_t)cap * sizeof *v);
-            if (!v) { row_free(&r); sqlite3_reset(st); return; }
-            d->guard = v;
-            d->guard_cap = cap;
+        struct guard_entry *v = room(d->guard, &d->guard_cap, d->nguard, sizeof *v);
+        if (!v) {
+            row_free(&r);
+            sqlite3_reset(st);
+            return;
         }
+        d->guard = v;
         struct guard_entry *g = &d->guard[d->nguard++];
         snprintf(g->table, sizeof g->table, "%s", table);
         snprintf(g->id, sizeof g->id, "%s", id);
@@ -109,13 +120,9 @@ static int collect_op(void *arg, const char *op_id, bool dead)
 {
     struct op_set *s = arg;
     (void)dead;
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 64;
-        void *v = realloc(s->ids, (size_t)cap * sizeof *s->ids);
-        if (!v) return 1;
-        s->ids = v;
-        s->cap = cap;
-    }
+    void *v = room(s->ids, &s->cap, s->n, sizeof *s->ids);
+    if (!v) return 1;
+    s->ids = v;
     snprintf(s->ids[s->n++], OP_ID_MAX + 1, "%s", op_id);
     return 0;
 }
@@ -241,13 +248,9 @@ struct rowset {
 static int rowset_add(void *arg, const struct row *r)
 {
     struct rowset *rs = arg;
-    if (rs->n == rs->cap) {
-        int cap = rs->cap ? rs->cap * 2 : 256;
-        struct row *v = realloc(rs->v, (size_t)cap * sizeof *v);
-        if (!v) { rs->oom = true; return 1; }
-        rs->v = v;
-        rs->cap = cap;
-    }
+    struct row *v = room(rs->v, &rs->cap, rs->n, sizeof *v);
+    if (!v) { rs->oom = true; return 1; }
+    rs->v = v;
     memset(&rs->v[rs->n], 0, sizeof rs->v[rs->n]);
     if (row_copy(&rs->v[rs->n], r) != 0) { rs->oom = true; return 1; }
     rs->n++;
