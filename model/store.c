@@ -266,7 +266,7 @@ struct store *store_open(sqlite3 *db, const struct table_decl *defaults, int n,
     if (!s) { snprintf(err, errlen, "out of memory"); return NULL; }
     s->db = db;
     /* synchronous=FULL: an acknowledged write survives power loss (INV-DURABLE). */
-    if (sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA journal_mode=DELETE;", NULL, NULL, NULL) != SQLITE_OK
+    if (sqlite3_exec(db, "PRAGMA synchronous=FULL; PRAGMA journal_mode=PERSIST;", NULL, NULL, NULL) != SQLITE_OK
         || schema(s, defaults, n) != 0) {
         snprintf(err, errlen, "device database: %s", sqlite3_errmsg(db));
         store_close(s);
