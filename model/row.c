@@ -44,11 +44,11 @@ void row_free(struct row *r)
     if (r == NULL)
         return;
     SS_ASSERT(r->nfields >= 0 && (r->nfields == 0 || r->fields != NULL));
-    for (int i = 0; i < r->nfields; i++) {
+    for (int i = 0; i < r->nfields && !r->packed; i++) {
         free(r->fields[i].name);
         free(r->fields[i].value);
     }
-    free(r->fields);
+    free(r->fields);   /* packed: the strings live in this block */
     memset(r, 0, sizeof *r);
 }
 
@@ -89,10 +89,57 @@ static char *dup_bytes(const char *s, size_t len)
     return d;
 }
 
+/* A packed block for nfields fields and `strings` bytes of names and values
+ * (NULs included): the field array first, the strings after it. */
+static struct row_field *pack_alloc(int nfields, size_t strings, char **cursor)
+{
+    SS_ASSERT(nfields > 0 && nfields <= ROW_HARD_FIELDS);
+    size_t head = (size_t)nfields * sizeof(struct row_field);
+    struct row_field *f = malloc(head + strings);
+    if (f != NULL) {
+        memset(f, 0, head);
+        *cursor = (char *)f + head;
+    }
+    return f;
+}
+
+static char *pack_str(char **cursor, const char *s, size_t len)
+{
+    char *d = *cursor;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    *cursor += len + 1;
+    return d;
+}
+
+/* Gives every name and value its own allocation, so fields can be added and
+ * replaced one by one. On failure r is unchanged. */
+static int unpack(struct row *r)
+{
+    SS_ASSERT(r->packed && r->nfields > 0);
+    struct row_field *f = calloc((size_t)r->nfields, sizeof *f);
+    if (f == NULL)
+        return -1;
+    for (int i = 0; i < r->nfields; i++) {
+        f[i].st = r->fields[i].st;
+        f[i].name = dup_bytes(r->fields[i].name, strlen(r->fields[i].name));
+        f[i].value = dup_bytes(r->fields[i].value, strlen(r->fields[i].value));
+        if (f[i].name == NULL || f[i].value == NULL) {
+            for (int j = 0; j <= i; j++) { free(f[j].name); free(f[j].value); }
+            free(f);
+            return -1;
+        }
+    }
+    free(r->fields);
+    r->fields = f;
+    r->packed = false;
+    return 0;
+}
+
 /* Inserts a new field at pos, taking ownership of name and value. */
 static int insert_at(struct row *r, int pos, char *name, char *value)
 {
-    SS_ASSERT(pos >= 0 && pos <= r->nfields);
+    SS_ASSERT(pos >= 0 && pos <= r->nfields && !r->packed);
     struct row_field *nf = realloc(r->fields, (size_t)(r->nfields + 1) * sizeof *nf);
     if (nf == NULL)
         return -1;
@@ -119,6 +166,8 @@ int row_set(struct row *r, const char *name, const char *value, const struct sta
     if (idx < 0 && r->nfields >= ROW_HARD_FIELDS)
         return -1;
     if (row_bytes(r) - old + grow > ROW_HARD_BYTES)
+        return -1;
+    if (r->packed && unpack(r) != 0)
         return -1;
     char *v = dup_bytes(value, vlen);
     if (v == NULL)
@@ -163,25 +212,26 @@ int row_copy(struct row *dst, const struct row *src)
     *dst = *src;
     dst->nfields = 0;
     dst->fields = NULL;
+    dst->packed = false;
     if (src->nfields == 0)
         return 0;
-    dst->fields = calloc((size_t)src->nfields, sizeof *dst->fields);
+    size_t strings = 0;
+    for (int i = 0; i < src->nfields; i++)
+        strings += strlen(src->fields[i].name) + strlen(src->fields[i].value) + 2;
+    char *cur;
+    dst->fields = pack_alloc(src->nfields, strings, &cur);
     if (dst->fields == NULL)
-        goto fail;
+        return -1;
     for (int i = 0; i < src->nfields; i++) {
         const struct row_field *f = &src->fields[i];
-        struct row_field *d = &dst->fields[i];
-        d->st = f->st;
-        d->name = dup_bytes(f->name, strlen(f->name));
-        d->value = dup_bytes(f->value, strlen(f->value));
-        dst->nfields = i + 1;  /* so row_free releases what was copied */
-        if (d->name == NULL || d->value == NULL)
-            goto fail;
+        dst->fields[i].st = f->st;
+        dst->fields[i].name = pack_str(&cur, f->name, strlen(f->name));
+        dst->fields[i].value = pack_str(&cur, f->value, strlen(f->value));
     }
+    SS_ASSERT(cur == (char *)dst->fields + (size_t)src->nfields * sizeof *dst->fields + strings);
+    dst->nfields = src->nfields;
+    dst->packed = true;
     return 0;
-fail:
-    row_free(dst);
-    return -1;
 }
 
 static bool stamp_eq(const struct stamp *a, const struct stamp *b)
@@ -232,79 +282,89 @@ static int reserve(uint8_t **buf, size_t *len, size_t *cap, size_t more)
     return 0;
 }
 
-struct enc {
-    uint8_t **buf;
-    size_t *len, *cap;
-    int failed;
-};
+/* The encoder measures first and writes second: one reserve per row, then
+ * plain stores (the codec is on every page, push and store access). */
 
-static void put_bytes(struct enc *e, const void *p, size_t n)
-{
-    if (e->failed || reserve(e->buf, e->len, e->cap, n) != 0) {
-        e->failed = 1;
-        return;
-    }
-    memcpy(*e->buf + *e->len, p, n);
-    *e->len += n;
-}
-
-static void put_uint(struct enc *e, uint64_t v, int width)
-{
-    uint8_t b[8];
-    SS_ASSERT(width == 1 || width == 2 || width == 4 || width == 8);
-    for (int i = 0; i < width; i++)
-        b[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-    put_bytes(e, b, (size_t)width);
-}
-
-static void put_string(struct enc *e, const char *s, size_t max)
+static size_t str_len(const char *s, size_t max, bool *bad)
 {
     size_t n = strnlen(s, max + 1);  /* fixed arrays: never read past max */
     SS_ASSERT(max <= UINT16_MAX);
-    if (n > max) {
-        e->failed = 1;
-        return;
-    }
-    put_uint(e, n, 2);
-    put_bytes(e, s, n);
+    if (n > max) *bad = true;
+    return n;
 }
 
-static void put_stamp(struct enc *e, const struct stamp *st)
+static size_t stamp_size(const struct stamp *st, bool *bad)
 {
-    put_uint(e, (uint64_t)st->at, 8);
-    put_string(e, st->by, NAME_MAX_LEN);
-    put_uint(e, st->seq, 8);
+    return 8 + 2 + str_len(st->by, NAME_MAX_LEN, bad) + 8;
+}
+
+/* Encoded size of r, or 0 when row_decode would refuse it (so every encoded
+ * row reads back). */
+static size_t encoded_size(const struct row *r)
+{
+    bool bad = r->table[0] == '\0' || r->id[0] == '\0' || r->nfields < 0 ||
+               r->nfields > ROW_HARD_FIELDS;
+    if (bad) return 0;
+    size_t n = 2 + str_len(r->table, NAME_MAX_LEN, &bad) + 2 + str_len(r->id, ROW_ID_MAX, &bad) + 1 +
+               stamp_size(&r->st, &bad) + stamp_size(&r->del_st, &bad) + 8 + 2;
+    size_t bytes = 0;
+    for (int i = 0; i < r->nfields; i++) {
+        const struct row_field *f = &r->fields[i];
+        if (i > 0 && strcmp(r->fields[i - 1].name, f->name) >= 0)
+            bad = true;  /* unsorted: a broken row, not encodable */
+        size_t nl = str_len(f->name, ROW_FIELD_NAME_MAX, &bad);
+        size_t vl = str_len(f->value, ROW_VALUE_MAX, &bad);
+        bytes += nl + vl;
+        n += 2 + nl + 2 + vl + stamp_size(&f->st, &bad);
+    }
+    return bad || bytes > ROW_HARD_BYTES ? 0 : n;
+}
+
+static uint8_t *put_uint(uint8_t *w, uint64_t v, int width)
+{
+    for (int i = 0; i < width; i++)
+        w[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+    return w + width;
+}
+
+/* Lengths were checked by encoded_size. */
+static uint8_t *put_string(uint8_t *w, const char *s)
+{
+    size_t n = strlen(s);
+    w = put_uint(w, n, 2);
+    memcpy(w, s, n);
+    return w + n;
+}
+
+static uint8_t *put_stamp(uint8_t *w, const struct stamp *st)
+{
+    w = put_uint(w, (uint64_t)st->at, 8);
+    w = put_string(w, st->by);
+    return put_uint(w, st->seq, 8);
 }
 
 int row_encode(const struct row *r, uint8_t **buf, size_t *len, size_t *cap)
 {
     SS_ASSERT(r != NULL && buf != NULL && len != NULL && cap != NULL);
     SS_ASSERT(*len <= *cap && (*buf != NULL || *cap == 0));
-    /* Refuse what row_decode would refuse, so every encoded row reads back. */
-    if (r->table[0] == '\0' || r->id[0] == '\0' || r->nfields < 0 ||
-        r->nfields > ROW_HARD_FIELDS || row_bytes(r) > ROW_HARD_BYTES)
-        return -1;
-    size_t start = *len;
-    struct enc e = { buf, len, cap, 0 };
-    put_string(&e, r->table, NAME_MAX_LEN);
-    put_string(&e, r->id, ROW_ID_MAX);
-    put_uint(&e, r->deleted ? ROW_FLAG_DELETED : 0, 1);
-    put_stamp(&e, &r->st);
-    put_stamp(&e, &r->del_st);
-    put_uint(&e, r->seq, 8);
-    put_uint(&e, (uint64_t)r->nfields, 2);
-    for (int i = 0; i < r->nfields && !e.failed; i++) {
-        const struct row_field *f = &r->fields[i];
-        if (i > 0 && strcmp(r->fields[i - 1].name, f->name) >= 0)
-            e.failed = 1;  /* unsorted: a broken row, not encodable */
-        put_string(&e, f->name, ROW_FIELD_NAME_MAX);
-        put_string(&e, f->value, ROW_VALUE_MAX);
-        put_stamp(&e, &f->st);
+    size_t size = encoded_size(r);
+    if (size == 0 || reserve(buf, len, cap, size) != 0)
+        return -1;  /* nothing half-written is left behind */
+    uint8_t *start = *buf + *len, *w = start;
+    w = put_string(w, r->table);
+    w = put_string(w, r->id);
+    w = put_uint(w, r->deleted ? ROW_FLAG_DELETED : 0, 1);
+    w = put_stamp(w, &r->st);
+    w = put_stamp(w, &r->del_st);
+    w = put_uint(w, r->seq, 8);
+    w = put_uint(w, (uint64_t)r->nfields, 2);
+    for (int i = 0; i < r->nfields; i++) {
+        w = put_string(w, r->fields[i].name);
+        w = put_string(w, r->fields[i].value);
+        w = put_stamp(w, &r->fields[i].st);
     }
-    if (e.failed) {
-        *len = start;  /* nothing half-written is left behind */
-        return -1;
-    }
+    SS_ASSERT((size_t)(w - start) == size);
+    *len += size;
     return 0;
 }
 
@@ -351,9 +411,9 @@ static void get_stamp(struct dec *d, struct stamp *st)
     st->seq = get_uint(d, 8);
 }
 
-/* A string of min..max bytes with no NUL, copied to the heap (NULL on
- * malformed input or out of memory). */
-static char *get_heap_string(struct dec *d, size_t min, size_t max)
+/* A string of min..max bytes with no NUL, copied into the row's block at
+ * *cursor (NULL on malformed input). */
+static char *get_packed_string(struct dec *d, size_t min, size_t max, char **cursor)
 {
     size_t n = (size_t)get_uint(d, 2);
     if (d->failed || n < min || n > max || d->n - d->off < n ||
@@ -361,22 +421,20 @@ static char *get_heap_string(struct dec *d, size_t min, size_t max)
         d->failed = 1;
         return NULL;
     }
-    char *s = dup_bytes((const char *)d->p + d->off, n);
-    if (s == NULL)
-        d->failed = 1;
+    char *s = pack_str(cursor, (const char *)d->p + d->off, n);
     d->off += n;
     return s;
 }
 
 /* Appends one field into the slot r->fields[r->nfields] (preallocated);
  * names must strictly increase: sorted, no duplicates. */
-static int get_field(struct dec *d, struct row *r, size_t *total)
+static int get_field(struct dec *d, struct row *r, size_t *total, char **cursor)
 {
     struct row_field *f = &r->fields[r->nfields];
-    f->name = get_heap_string(d, 1, ROW_FIELD_NAME_MAX);
-    f->value = get_heap_string(d, 0, ROW_VALUE_MAX);
+    f->name = get_packed_string(d, 1, ROW_FIELD_NAME_MAX, cursor);
+    f->value = get_packed_string(d, 0, ROW_VALUE_MAX, cursor);
     get_stamp(d, &f->st);
-    r->nfields++;  /* owned by r from here on: row_free releases it */
+    r->nfields++;  /* the block is freed whole: a half-read field is harmless */
     if (d->failed)
         return -1;
     SS_ASSERT(f->name != NULL && f->value != NULL);
@@ -386,19 +444,52 @@ static int get_field(struct dec *d, struct row *r, size_t *total)
     return *total > ROW_HARD_BYTES ? -1 : 0;
 }
 
+static void skip_string(struct dec *d)
+{
+    size_t n = (size_t)get_uint(d, 2);
+    if (d->failed || d->n - d->off < n) d->failed = 1;
+    else d->off += n;
+}
+
+/* Bytes the names and values of nfields fields take with their NULs, read
+ * ahead without checking them (get_field does), or 0 when the input ends
+ * first. */
+static size_t measure_fields(const struct dec *from, int nfields)
+{
+    struct dec d = *from;
+    size_t bytes = 0;
+    for (int i = 0; i < nfields && !d.failed; i++) {
+        for (int k = 0; k < 2; k++) {   /* name, value */
+            size_t at = d.off;
+            skip_string(&d);
+            bytes += d.off - at - 2 + 1;
+        }
+        get_uint(&d, 8);
+        skip_string(&d);
+        get_uint(&d, 8);
+    }
+    return d.failed ? 0 : bytes;
+}
+
 static int get_fields(struct dec *d, struct row *r, int nfields)
 {
     size_t total = 0;
     SS_ASSERT(nfields > 0 && nfields <= ROW_HARD_FIELDS);
-    /* Bounded by the caller: a count larger than the bytes left is refused
-     * before this allocation. */
-    r->fields = calloc((size_t)nfields, sizeof *r->fields);
-    if (r->fields == NULL)
+    /* Bounded by the caller (a count larger than the bytes left is refused
+     * before this allocation) and by measure_fields (strings the input
+     * really holds). */
+    size_t strings = measure_fields(d, nfields);
+    char *cur, *end;
+    if (strings == 0 || (r->fields = pack_alloc(nfields, strings, &cur)) == NULL)
         return -1;
+    r->packed = true;
+    end = cur + strings;
     for (int i = 0; i < nfields; i++) {
-        if (get_field(d, r, &total) != 0)
+        if (get_field(d, r, &total, &cur) != 0)
             return -1;
+        SS_ASSERT(cur <= end);
     }
+    SS_ASSERT(cur == end);
     return 0;
 }
 

@@ -5,7 +5,10 @@
  * every encoding and comparison is deterministic.
  *
  * Ownership: a struct row owns its fields; row_free releases them. A zeroed
- * struct row is a valid empty row.
+ * struct row is a valid empty row. Decoded and copied rows are `packed`: the
+ * field array and every name and value are one allocation (one malloc per
+ * row instead of 2n + 1); row_set unpacks first. Only row.c allocates or
+ * frees field strings.
  */
 #ifndef SYNCSIM_ROW_H
 #define SYNCSIM_ROW_H
@@ -27,6 +30,7 @@ struct row {
     uint64_t seq;              /* server sequence of this version (0: none) */
     int nfields;
     struct row_field *fields;  /* sorted by name */
+    bool packed;               /* fields and their strings are one block (row.c) */
 };
 
 void row_init(struct row *r, const char *table, const char *id);
