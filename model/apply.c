@@ -60,7 +60,7 @@ static int record_conflict(struct device *d, const struct push_item *item,
              server_delete ? "delete" : "update");
     static const struct row empty;
     if (res->has_prev)
-        snprintf(fields, sizeof fields, "%s", res->prev_fields);
+        str_copy(fields, sizeof fields, res->prev_fields);
     else
         row_diff_fields(&item->row, res->has_row ? &res->row : &empty, fields, sizeof fields);
     const char *winner = res->outcome == PUSH_APPLIED ? "local" : "remote";

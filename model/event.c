@@ -81,9 +81,13 @@ void ev_str(struct event *e, const char *key, const char *val)
 
 void ev_int(struct event *e, const char *key, int64_t val)
 {
-    char buf[24];  /* -9223372036854775808 is 20 chars */
-    snprintf(buf, sizeof buf, "%" PRId64, val);
-    ev_str(e, key, buf);
+    /* Decimal by hand: snprintf was a tenth of the fuzz harness's time. */
+    char buf[24], *p = buf + sizeof buf;  /* -9223372036854775808 is 20 chars */
+    uint64_t u = val < 0 ? 0 - (uint64_t)val : (uint64_t)val;
+    *--p = '\0';
+    do { *--p = (char)('0' + u % 10); u /= 10; } while (u);
+    if (val < 0) *--p = '-';
+    ev_str(e, key, p);
 }
 
 const char *ev_get(const struct event *e, const char *key)

@@ -232,7 +232,7 @@ static void load_job(struct orch *o, sqlite3_stmt *st)
     js->outcome = out == ORCH_ST_COMPLETED || out == ORCH_ST_ERROR ? (enum orch_status)out
                                                                     : ORCH_ST_IDLE;
     js->outcome_mode = sqlite3_column_int(st, 6) == ORCH_FULL ? ORCH_FULL : ORCH_INCREMENTAL;
-    snprintf(js->reason, sizeof js->reason, "%s", (const char *)sqlite3_column_text(st, 7));
+    str_copy(js->reason, sizeof js->reason, (const char *)sqlite3_column_text(st, 7));
     js->healthy = sqlite3_column_int(st, 8) != 0;
     SS_ASSERT(js->fails >= 0);
 }
@@ -500,7 +500,7 @@ static void end_run(struct orch *o, bool ok, const char *reason)
     }
     js->outcome = ok ? ORCH_ST_COMPLETED : ORCH_ST_ERROR;
     js->outcome_mode = o->run_mode;
-    snprintf(js->reason, sizeof js->reason, "%s", ok ? "" : reason);
+    str_copy(js->reason, sizeof js->reason, ok ? "" : reason);
     (void)db_tx(o, persist_end, &j);
     o->running = false;
     struct orch_obs obs = { .op = ORCH_OBS_END, .run_id = o->run_id, .job = j, .mode = o->run_mode,
@@ -562,7 +562,7 @@ struct orch *orch_open(sqlite3 *db, struct srv *srv, const struct erp *erp,
     if (db_exec(o, schema_sql) != 0 ||
         db_run(o, "INSERT OR IGNORE INTO orch_meta(v, k) VALUES(?1, 'first_start')", 1, &now, NULL) != 0 ||
         load_state(o) != 0) {
-        snprintf(err, errlen, "%s", o->err);
+        str_copy(err, errlen, o->err);
         free(o);
         return NULL;
     }

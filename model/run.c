@@ -173,7 +173,7 @@ static int send_request(struct device *d, struct wire_msg *m)
     uint64_t id;
     do id = d->env->random(d->env->ctx); while (id == 0 || id == d->zombie.req_id);
     m->req_id = id;
-    snprintf(m->token, sizeof m->token, "%s", d->token);
+    str_copy(m->token, sizeof m->token, d->token);
     uint8_t *buf = NULL;
     size_t len = 0;
     if (wire_encode(m, &buf, &len) != 0) { free(buf); return -2; }
@@ -212,7 +212,7 @@ static void page_request(struct device *d, const char *table, uint64_t after)
 {
     struct wire_msg m;
     wire_msg_init(&m, WIRE_PAGE_REQ);
-    snprintf(m.table, sizeof m.table, "%s", table);
+    str_copy(m.table, sizeof m.table, table);
     m.after_seq = after;
     m.limit = (uint32_t)d->cfg->pull_page;
     int rc = send_request(d, &m);
@@ -271,7 +271,8 @@ static void push_next(struct device *d)
     wire_msg_init(&m, WIRE_PUSH_REQ);
     m.items = items;
     m.nitems = n;
-    for (int i = 0; i < n; i++) snprintf(d->batch[i], sizeof d->batch[i], "%s", items[i].op_id);
+    SS_ASSERT(n <= d->batch_cap);
+    for (int i = 0; i < n; i++) str_copy(d->batch[i], sizeof d->batch[i], items[i].op_id);
     d->run.batch_n = n;
     int rc = send_request(d, &m);
     wire_msg_free(&m);   /* frees items and their rows */

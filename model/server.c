@@ -972,8 +972,8 @@ static int table_count(struct srv *s, const char *user, const char *table, uint6
     if (s->ncounts == SRV_COUNT_CACHE)
         s->ncounts = 0;   /* many users: start over rather than search long */
     c = &s->counts[s->ncounts++];
-    snprintf(c->user, sizeof c->user, "%s", user);
-    snprintf(c->table, sizeof c->table, "%s", table);
+    str_copy(c->user, sizeof c->user, user);
+    str_copy(c->table, sizeof c->table, table);
     c->n = *out;
     return 0;
 }
@@ -1167,7 +1167,7 @@ static int pend_add(struct srv *s, const char *user, struct row *r)
         s->cappend = cap;
     }
     struct srv_pending *p = &s->pend[s->npend++];
-    snprintf(p->user, sizeof p->user, "%s", user);
+    str_copy(p->user, sizeof p->user, user);
     p->row = *r;   /* moved */
     memset(r, 0, sizeof *r);
     return 0;

@@ -79,7 +79,7 @@ static struct memo_setting *memo_slot(struct store *s, const char *key)
     struct memo_setting *m = memo_find(s, key);
     if (m || strlen(key) >= MEMO_KEY || s->nset == MEMO_SETTINGS) return m;
     m = &s->set[s->nset++];
-    snprintf(m->key, sizeof m->key, "%s", key);
+    str_copy(m->key, sizeof m->key, key);
     return m;
 }
 
@@ -95,7 +95,7 @@ static void memo_text(struct store *s, const char *key, const char *v)
     if (!m) return;
     if (strlen(v) >= MEMO_TEXT) { *m = s->set[--s->nset]; return; }   /* too long: forget it */
     m->kind = MK_TEXT;
-    snprintf(m->text, sizeof m->text, "%s", v);
+    str_copy(m->text, sizeof m->text, v);
 }
 
 static void memo_absent(struct store *s, const char *key)
@@ -355,12 +355,12 @@ int store_get_text(struct store *s, const char *key, char *buf, size_t n)
     SS_ASSERT(n > 0);
     const struct memo_setting *m = memo_find(s, key);
     if (m && m->kind == MK_ABSENT) return 0;
-    if (m && m->kind == MK_TEXT) { snprintf(buf, n, "%s", m->text); return 1; }
+    if (m && m->kind == MK_TEXT) { str_copy(buf, n, m->text); return 1; }
     sqlite3_stmt *st = NULL;
     int found = setting_read(s, key, &st);
     if (found == 1) {
         const char *t = (const char *)sqlite3_column_text(st, 0);
-        snprintf(buf, n, "%s", t ? t : "");
+        str_copy(buf, n, t ? t : "");
         sqlite3_reset(st);
     }
     return found;
@@ -412,7 +412,7 @@ int store_tables(struct store *s, struct store_table *out, int cap)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < cap) {
         struct store_table *t = &out[n++];
         memset(t, 0, sizeof *t);
-        snprintf(t->decl.name, sizeof t->decl.name, "%s", (const char *)sqlite3_column_text(st, 0));
+        str_copy(t->decl.name, sizeof t->decl.name, (const char *)sqlite3_column_text(st, 0));
         t->decl.read_only = sqlite3_column_int(st, 1) != 0;
         t->decl.strategy = (enum strategy)sqlite3_column_int(st, 2);
         t->dl_done = sqlite3_column_int(st, 3) != 0;
@@ -547,7 +547,7 @@ int store_outbox_batch(struct store *s, int limit, int64_t max_seq, struct push_
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < limit) {
         struct push_item *it = &items[n];
         memset(it, 0, sizeof *it);
-        snprintf(it->op_id, sizeof it->op_id, "%s", (const char *)sqlite3_column_text(st, 0));
+        str_copy(it->op_id, sizeof it->op_id, (const char *)sqlite3_column_text(st, 0));
         it->base_seq = (uint64_t)sqlite3_column_int64(st, 1);
         if (column_row(st, 2, &it->row) != 0) { rc = SQLITE_CORRUPT; break; }
         n++;
@@ -611,7 +611,7 @@ int store_outbox_get(struct store *s, const char *op_id, struct push_item *item)
     memset(item, 0, sizeof *item);
     int rc = sqlite3_step(st), res = 0;
     if (rc == SQLITE_ROW) {
-        snprintf(item->op_id, sizeof item->op_id, "%s", (const char *)sqlite3_column_text(st, 0));
+        str_copy(item->op_id, sizeof item->op_id, (const char *)sqlite3_column_text(st, 0));
         item->base_seq = (uint64_t)sqlite3_column_int64(st, 1);
         res = column_row(st, 2, &item->row) == 0 ? 1 : -1;
     } else if (rc != SQLITE_DONE) {

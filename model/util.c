@@ -18,6 +18,16 @@ void ss_assert_fail(const char *expr, const char *file, int line)
     abort();
 }
 
+void str_copy(char *dst, size_t n, const char *src)
+{
+    SS_ASSERT(dst != NULL || n == 0);
+    if (n == 0) return;
+    if (src == NULL) src = "";   /* a NULL column (out of memory) reads as empty */
+    size_t len = strnlen(src, n - 1);
+    memmove(dst, src, len);   /* memmove: a caller may copy a string onto itself */
+    dst[len] = '\0';
+}
+
 /* Indexed by enum sync_kind (COORD-1). */
 static const char *const kind_names[KIND_COUNT] = {
     [KIND_INITIAL] = "initial",

@@ -84,7 +84,7 @@ static void on_table_done(struct sdev *d, const struct event *e)
 {
     const char *t = ev_get(e, "table");
     if (!t || d->ndone >= MAX_TABLES) return;
-    snprintf(d->done_tables[d->ndone++], NAME_MAX_LEN + 1, "%s", t);
+    str_copy(d->done_tables[d->ndone++], NAME_MAX_LEN + 1, t);
 }
 
 void check_event(struct sdev *d, const struct event *e)

@@ -58,8 +58,8 @@ static void guard_add(struct sdev *d, const char *table, const char *id)
         }
         d->guard = v;
         struct guard_entry *g = &d->guard[d->nguard++];
-        snprintf(g->table, sizeof g->table, "%s", table);
-        snprintf(g->id, sizeof g->id, "%s", id);
+        str_copy(g->table, sizeof g->table, table);
+        str_copy(g->id, sizeof g->id, id);
         g->st = r.st;
     }
     row_free(&r);
@@ -123,7 +123,7 @@ static int collect_op(void *arg, const char *op_id, bool dead)
     void *v = room(s->ids, &s->cap, s->n, sizeof *s->ids);
     if (!v) return 1;
     s->ids = v;
-    snprintf(s->ids[s->n++], OP_ID_MAX + 1, "%s", op_id);
+    str_copy(s->ids[s->n++], OP_ID_MAX + 1, op_id);
     return 0;
 }
 
@@ -227,7 +227,7 @@ int world_quiesce(struct world *w, int64_t limit_ms, char *why, size_t n)
     }
     if (!w->failed)
         world_fail(w, "INV-CONVERGE", "not quiet within %lld ms of quiesce (liveness)", (long long)limit_ms);
-    snprintf(why, n, "%s", w->failure);
+    str_copy(why, n, w->failure);
     return -1;
 }
 
@@ -358,7 +358,7 @@ int world_check_converged(struct world *w, char *why, size_t n)
     w->check_counts[CK_CONVERGE]++;
     if (!w->server_up) { snprintf(why, n, "server is down"); return 1; }
     for (int i = 0; i < w->ndev; i++) check_durable(&w->devs[i]);   /* INV-DURABLE at the end too */
-    if (w->failed) { snprintf(why, n, "%s", w->failure); return 1; }
+    if (w->failed) { str_copy(why, n, w->failure); return 1; }
     /* users in order; the server against the reference first (a server
      * that is wrong is the root cause), then each of the user's devices */
     for (int u = 0; u < w->nusers; u++) {

@@ -272,7 +272,7 @@ int user_index(struct world *w, const char *user)
 static void add_user(struct world *w, const char *user)
 {
     if (user_index(w, user) >= 0 || w->nusers >= WORLD_MAX_USERS) return;
-    snprintf(w->users[w->nusers++], NAME_MAX_LEN + 1, "%s", user);
+    str_copy(w->users[w->nusers++], NAME_MAX_LEN + 1, user);
 }
 
 /* ---- world ---- */
@@ -331,7 +331,7 @@ struct world *world_new(const struct world_params *p, char *err, size_t errlen)
         simfs_set_fault_rnd(w->devs[i].fs, fs_rnd, &w->rng[RS_FAULTS]);
     }
     if (server_setup(w) != 0) {
-        snprintf(err, errlen, "%s", w->failure);
+        str_copy(err, errlen, w->failure);
         world_free(w);
         return NULL;
     }
@@ -374,7 +374,7 @@ void world_fail(struct world *w, const char *invariant, const char *fmt, ...)
 {
     if (w->failed) return;   /* the first violation is the one that matters */
     w->failed = true;
-    snprintf(w->failure_inv, sizeof w->failure_inv, "%s", invariant);
+    str_copy(w->failure_inv, sizeof w->failure_inv, invariant);
     char msg[900];
     va_list ap;
     va_start(ap, fmt);
@@ -566,7 +566,7 @@ static int read_holder(struct sdev *d, char *buf, size_t n)
     if (sqlite3_prepare_v2(d->db, "SELECT v FROM settings WHERE k='holder'", -1, &st, NULL) != SQLITE_OK)
         return 0;
     int found = sqlite3_step(st) == SQLITE_ROW;
-    if (found) snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    if (found) str_copy(buf, n, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
     return found;
 }
@@ -698,7 +698,7 @@ int world_login(struct world *w, int dev, const char *user)
     bool switched = strcmp(u, d->user) != 0;
     int rc = dev_login(d->dev, u, token);
     if (rc == 0 && switched) d->ndone = 0;   /* INV-RESUME: another user's download starts over */
-    if (rc == 0) snprintf(d->user, sizeof d->user, "%s", u);
+    if (rc == 0) str_copy(d->user, sizeof d->user, u);
     action_done(w, dev);
     return rc;
 }
@@ -841,7 +841,7 @@ int world_migrate(struct world *w, int dev, const char *table)
     struct sdev *d = dev_at(w, dev);
     if (!d->running) return -1;
     struct table_decl t = { .read_only = false, .strategy = STRAT_LWW };
-    snprintf(t.name, sizeof t.name, "%s", table);
+    str_copy(t.name, sizeof t.name, table);
     trace_line(&w->trace, w->now, d->spec.name, "action migrate add-table %s", table);
     bool known = false;
     for (int i = 0; i < w->nmigrated; i++) known |= strcmp(w->migrated[i].name, table) == 0;
@@ -1056,10 +1056,10 @@ void world_hostile(struct world *w)
     int kind = (int)rng_below(r, 4);
     wire_msg_init(&m, kind == 0 ? WIRE_PUSH_REQ : kind == 1 ? WIRE_PULL_REQ : WIRE_PAGE_REQ);
     m.req_id = rng_next(r);
-    snprintf(m.token, sizeof m.token, "%s", rng_chance(r, 0.3) ? "forged-token" : token);
+    str_copy(m.token, sizeof m.token, rng_chance(r, 0.3) ? "forged-token" : token);
     m.cursor = rng_chance(r, 0.5) ? 0 : rng_below(r, 1000);
     m.limit = (uint32_t)rng_range(r, 0, 2000);
-    snprintf(m.table, sizeof m.table, "%s", w->p.ntables ? w->p.tables[rng_below(r, (uint64_t)w->p.ntables)].name : "orders");
+    str_copy(m.table, sizeof m.table, w->p.ntables ? w->p.tables[rng_below(r, (uint64_t)w->p.ntables)].name : "orders");
     if (kind == 0) {
         m.nitems = 1;
         m.items = calloc(1, sizeof *m.items);

@@ -294,6 +294,36 @@ static void test_event_fields_and_format(void **state)
     longv[sizeof longv - 1] = '\0';
     ev_str(&e, "text", longv);
     assert_int_equal(strlen(ev_get(&e, "text")), EV_VAL_MAX);
+    /* integers are written in decimal, both ends of int64 included */
+    ev_init(&e, "x");
+    ev_int(&e, "a", 0);
+    ev_int(&e, "b", INT64_MIN);
+    ev_int(&e, "c", INT64_MAX);
+    ev_int(&e, "d", 1000);
+    assert_string_equal(ev_get(&e, "a"), "0");
+    assert_string_equal(ev_get(&e, "b"), "-9223372036854775808");
+    assert_string_equal(ev_get(&e, "c"), "9223372036854775807");
+    assert_string_equal(ev_get(&e, "d"), "1000");
+}
+
+static void test_str_copy_truncates_and_terminates(void **state)
+{
+    (void)state;
+    char buf[6] = "zzzzz";
+    str_copy(buf, sizeof buf, "abc");
+    assert_string_equal(buf, "abc");
+    str_copy(buf, sizeof buf, "abcdefgh");
+    assert_string_equal(buf, "abcde");
+    str_copy(buf, sizeof buf, NULL);
+    assert_string_equal(buf, "");
+    str_copy(buf, 1, "abc");
+    assert_string_equal(buf, "");
+    buf[0] = 'q';
+    str_copy(buf, 0, "abc");   /* nothing written */
+    assert_int_equal(buf[0], 'q');
+    str_copy(buf, sizeof buf, "hello");
+    str_copy(buf, sizeof buf, buf + 2);   /* overlapping */
+    assert_string_equal(buf, "llo");
 }
 
 int main(void)
@@ -309,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_strategies_and_tables),
         cmocka_unit_test(test_event_names_s1_8),
         cmocka_unit_test(test_event_fields_and_format),
+        cmocka_unit_test(test_str_copy_truncates_and_terminates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
