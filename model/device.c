@@ -100,8 +100,9 @@ struct device *dev_open(sqlite3 *db, const struct env *env, const struct config 
     d->db = db;
     d->env = env;
     d->cfg = cfg;
-    snprintf(d->name, sizeof d->name, "%s", name);
+    str_copy(d->name, sizeof d->name, name);
     d->batch = calloc((size_t)cfg->push_batch, sizeof *d->batch);
+    d->batch_cap = d->batch ? cfg->push_batch : 0;
     d->st = store_open(db, tables, ntables, err, errlen);
     if (!d->batch || !d->st) { dev_close(d); return NULL; }
     if (load_settings(d) != 0) {
@@ -123,9 +124,16 @@ int dev_recycle(struct device *d, char *err, size_t errlen)
     d->st = keep.st;
     d->env = keep.env;
     d->cfg = keep.cfg;
-    /* The config may have changed since (its push_batch sizes the batch). */
-    free(keep.batch);
-    d->batch = calloc((size_t)d->cfg->push_batch, sizeof *d->batch);
+    /* The config may have changed since (its push_batch sizes the batch);
+     * a large enough batch is kept (only the first batch_n are ever read). */
+    if (keep.batch_cap >= d->cfg->push_batch) {
+        d->batch = keep.batch;
+        d->batch_cap = keep.batch_cap;
+    } else {
+        free(keep.batch);
+        d->batch = calloc((size_t)d->cfg->push_batch, sizeof *d->batch);
+        d->batch_cap = d->batch ? d->cfg->push_batch : 0;
+    }
     memcpy(d->name, keep.name, sizeof d->name);
     if (!d->batch) {
         snprintf(err, errlen, "out of memory");
@@ -322,8 +330,8 @@ int dev_login(struct device *d, const char *user, const char *token)
             rc = DEV_ESTORAGE;
             goto out;
         }
-        snprintf(d->user, sizeof d->user, "%s", user);
-        snprintf(d->token, sizeof d->token, "%s", token);
+        str_copy(d->user, sizeof d->user, user);
+        str_copy(d->token, sizeof d->token, token);
         d->session = true;
         d->init_failures = 0;
         dev_request(d, d->initial_complete ? KIND_BACKGROUND : KIND_INITIAL, false);
@@ -427,7 +435,7 @@ int dev_local_write(struct device *d, const char *table, const char *id, int n,
     if (found < 0) goto fail;
     if (!found) row_init(&r, table, id);
     struct stamp stp = { .at = dev_stamp_clock(d), .seq = d->op_seq + 1 };
-    snprintf(stp.by, sizeof stp.by, "%s", d->name);
+    str_copy(stp.by, sizeof stp.by, d->name);
     bool built = build_write(&r, &stp, n, names, values, del) == 0;
     if (!built || r.nfields > ROW_MAX_FIELDS || row_bytes(&r) > ROW_MAX_BYTES) {
         /* §1.1: the device refuses a write whose row breaks the limits. */
@@ -670,7 +678,7 @@ void dev_get_state(struct device *d, struct dev_state *s)
     memset(s, 0, sizeof *s);
     s->started = d->started;
     s->session = d->session;
-    snprintf(s->user, sizeof s->user, "%s", d->session ? d->user : "");
+    str_copy(s->user, sizeof s->user, d->session ? d->user : "");
     s->online = d->online;
     s->initial_complete = d->initial_complete;
     s->initial_gave_up = d->gave_up;

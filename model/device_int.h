@@ -81,6 +81,7 @@ struct device {
     int64_t last_pull_done_mono;
     /* push batch in flight: op ids, to count transport failures (OUT-3) */
     char (*batch)[OP_ID_MAX + 1];
+    int batch_cap;           /* entries batch holds (push_batch when sized) */
 };
 
 /* device.c */
