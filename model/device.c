@@ -101,10 +101,8 @@ struct device *dev_open(sqlite3 *db, const struct env *env, const struct config 
     d->env = env;
     d->cfg = cfg;
     str_copy(d->name, sizeof d->name, name);
-    d->batch = calloc((size_t)cfg->push_batch, sizeof *d->batch);
-    d->batch_cap = d->batch ? cfg->push_batch : 0;
     d->st = store_open(db, tables, ntables, err, errlen);
-    if (!d->batch || !d->st) { dev_close(d); return NULL; }
+    if (!d->st) { dev_close(d); return NULL; }
     if (load_settings(d) != 0) {
         snprintf(err, errlen, "device database: %s", store_errmsg(d->st));
         dev_close(d);
@@ -124,22 +122,7 @@ int dev_recycle(struct device *d, char *err, size_t errlen)
     d->st = keep.st;
     d->env = keep.env;
     d->cfg = keep.cfg;
-    /* The config may have changed since (its push_batch sizes the batch);
-     * a large enough batch is kept (only the first batch_n are ever read). */
-    if (keep.batch_cap >= d->cfg->push_batch) {
-        d->batch = keep.batch;
-        d->batch_cap = keep.batch_cap;
-    } else {
-        free(keep.batch);
-        d->batch = calloc((size_t)d->cfg->push_batch, sizeof *d->batch);
-        d->batch_cap = d->batch ? d->cfg->push_batch : 0;
-    }
     memcpy(d->name, keep.name, sizeof d->name);
-    if (!d->batch) {
-        snprintf(err, errlen, "out of memory");
-        dev_close(d);
-        return -1;
-    }
     store_forget(d->st);   /* a new process remembers nothing */
     if (load_settings(d) != 0) {
         snprintf(err, errlen, "device database: %s", store_errmsg(d->st));
@@ -155,7 +138,6 @@ void dev_close(struct device *d)
 {
     if (!d) return;
     store_close(d->st);
-    free(d->batch);
     free(d);
 }
 

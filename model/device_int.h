@@ -25,7 +25,8 @@ struct run {
     enum run_phase phase;
     bool push_done;          /* INV-ORDER */
     int64_t push_max_seq;    /* items written after the run started wait for the next one */
-    int batch_n;             /* items of the batch in flight */
+    int batch_n;             /* items of the batch in flight… */
+    int64_t batch_seq[2];    /* …and their first and last local seq (OUT-3) */
     int master_table;        /* RUN-11: index of the read-only table re-downloading */
     uint64_t master_after;
     uint64_t req_id;         /* in flight (0: none) */
@@ -79,9 +80,6 @@ struct device {
     enum dev_status status;
     bool status_emitted;
     int64_t last_pull_done_mono;
-    /* push batch in flight: op ids, to count transport failures (OUT-3) */
-    char (*batch)[OP_ID_MAX + 1];
-    int batch_cap;           /* entries batch holds (push_batch when sized) */
 };
 
 /* device.c */

@@ -260,7 +260,7 @@ static void push_next(struct device *d)
     int cap = pending < d->cfg->push_batch ? (int)pending : d->cfg->push_batch;
     struct push_item *items = malloc((size_t)cap * sizeof *items);   /* filled by the store */
     if (!items) { run_fail(d, "memory", 0); return; }
-    int n = store_outbox_batch(d->st, cap, d->run.push_max_seq, items);
+    int n = store_outbox_batch(d->st, cap, d->run.push_max_seq, items, d->run.batch_seq);
     if (n <= 0) {
         free(items);
         if (n < 0) run_fail(d, "storage", 0);
@@ -271,8 +271,6 @@ static void push_next(struct device *d)
     wire_msg_init(&m, WIRE_PUSH_REQ);
     m.items = items;
     m.nitems = n;
-    SS_ASSERT(n <= d->batch_cap);
-    for (int i = 0; i < n; i++) str_copy(d->batch[i], sizeof d->batch[i], items[i].op_id);
     d->run.batch_n = n;
     int rc = send_request(d, &m);
     wire_msg_free(&m);   /* frees items and their rows */
@@ -450,26 +448,27 @@ static void count_attempt(struct device *d)
 {
     if (d->run.phase != PH_PUSH || d->run.batch_n == 0) return;
     int n = d->run.batch_n, nev = 0;
-    /* one event per item at most: push_batch may be larger than OUT_PUSH_BATCH */
-    struct event *evs = calloc((size_t)n, sizeof *evs);
-    if (!evs || store_begin(d->st) != 0) goto out;
-    for (int i = 0; i < n; i++) {
-        int retries = store_outbox_bump(d->st, d->batch[i]);
-        if (retries < 0) goto fail;
-        if (retries < d->cfg->max_retries) continue;
-        if (store_deadletter(d->st, d->batch[i], "retries") != 0) goto fail;
-        ev_init(&evs[nev], "outbox.deadlettered");
-        ev_str(&evs[nev], "op", d->batch[i]);
-        ev_str(&evs[nev], "reason", "retries");
-        nev++;
+    /* one dead letter per item at most: push_batch may be larger than OUT_PUSH_BATCH */
+    char (*over)[OP_ID_MAX + 1] = malloc((size_t)n * sizeof *over);
+    struct event *evs = NULL;
+    if (!over || store_begin(d->st) != 0) goto out;
+    nev = store_outbox_bump_range(d->st, d->run.batch_seq[0], d->run.batch_seq[1],
+                                  d->cfg->max_retries, over, n);
+    if (nev < 0 || (nev > 0 && !(evs = calloc((size_t)nev, sizeof *evs)))) goto fail;
+    for (int i = 0; i < nev; i++) {
+        if (store_deadletter(d->st, over[i], "retries") != 0) goto fail;
+        ev_init(&evs[i], "outbox.deadlettered");
+        ev_str(&evs[i], "op", over[i]);
+        ev_str(&evs[i], "reason", "retries");
     }
-    if (store_commit(d->st) != 0) { nev = 0; goto out; }
+    if (store_commit(d->st) != 0) goto out;
     dev_refresh_counts(d);
     for (int i = 0; i < nev; i++) dev_emit(d, &evs[i]);
     goto out;
 fail:
     store_rollback(d->st);
 out:
+    free(over);
     free(evs);
 }
 

@@ -79,8 +79,12 @@ int store_foreach_row(struct store *s, int (*fn)(void *arg, const struct row *r)
 
 /* Outbox (OUT-1..3), in local order. */
 int store_outbox_append(struct store *s, const char *op_id, const struct row *r, uint64_t base_seq);
-/* Up to limit items with local seq ≤ max_seq (caller frees each row). */
-int store_outbox_batch(struct store *s, int limit, int64_t max_seq, struct push_item *items);
+/* Up to limit items with local seq ≤ max_seq (caller frees each row);
+ * range[0] and range[1] get the local seqs of the first and the last. The
+ * items of the outbox with a seq in that range are this batch for as long
+ * as they stay: later items get larger seqs (AUTOINCREMENT). */
+int store_outbox_batch(struct store *s, int limit, int64_t max_seq, struct push_item *items,
+                       int64_t range[2]);
 /* An upper bound of the outbox's local seqs: every item in it now has a seq
  * ≤ this, every item appended later a larger one (AUTOINCREMENT). */
 int64_t store_outbox_max_seq(struct store *s);
@@ -90,9 +94,11 @@ int store_outbox_pending(struct store *s, const char *table, const char *id);
 int store_outbox_remove(struct store *s, const char *op_id);
 /* The outbox item op_id: 1 found (caller frees item->row), 0 absent, -1 error. */
 int store_outbox_get(struct store *s, const char *op_id, struct push_item *item);
-/* +1 retry; returns the new count (0 when op_id is not in the outbox, -1
- * on error). */
-int store_outbox_bump(struct store *s, const char *op_id);
+/* +1 retry for every item with a local seq in [lo, hi] (a batch, see
+ * store_outbox_batch); the op ids that now have at least `limit` retries go
+ * to over[0..cap), in local order. Returns how many, or -1 on error. */
+int store_outbox_bump_range(struct store *s, int64_t lo, int64_t hi, int limit,
+                            char (*over)[OP_ID_MAX + 1], int cap);
 /* Moves the item to the dead letters with reason. */
 int store_deadletter(struct store *s, const char *op_id, const char *reason);
 int store_deadletter_count(struct store *s);

@@ -178,12 +178,48 @@ static void test_counts_memo_equals_sqlite_through_every_change(void **state)
     row_free(&r);
 }
 
+/* OUT-3: a batch is a seq range; a transport failure counts one attempt on
+ * every item of it still in the outbox, and on nothing else. */
+static void test_out3_batch_range_bump(void **state)
+{
+    struct fx *f = *state;
+    append(f, "phone:1", "a");
+    append(f, "phone:2", "b");
+    append(f, "phone:3", "c");
+    append(f, "phone:4", "d");
+    struct push_item items[3];
+    int64_t range[2];
+    int64_t max = store_outbox_max_seq(f->st);
+    assert_int_equal(store_outbox_batch(f->st, 3, max, items, range), 3);
+    for (int i = 0; i < 3; i++) row_free(&items[i].row);
+    assert_string_equal(items[0].op_id, "phone:1");
+    assert_string_equal(items[2].op_id, "phone:3");
+    assert_true(range[0] < range[1]);
+    /* an item of the batch settled meanwhile, one written after it */
+    assert_int_equal(store_outbox_remove(f->st, "phone:2"), 0);
+    append(f, "phone:5", "e");
+    char over[3][OP_ID_MAX + 1];
+    for (int attempt = 1; attempt < 5; attempt++)
+        assert_int_equal(store_outbox_bump_range(f->st, range[0], range[1], 5, over, 3), 0);
+    assert_int_equal(store_outbox_bump_range(f->st, range[0], range[1], 5, over, 3), 2);
+    assert_string_equal(over[0], "phone:1");
+    assert_string_equal(over[1], "phone:3");
+    assert_int_equal(sql_int(f->db, "SELECT retries FROM outbox WHERE op_id='phone:1'"), 5);
+    assert_int_equal(sql_int(f->db, "SELECT retries FROM outbox WHERE op_id='phone:4'"), 0);
+    assert_int_equal(sql_int(f->db, "SELECT retries FROM outbox WHERE op_id='phone:5'"), 0);
+    /* cap bounds what is reported, not what is counted */
+    assert_int_equal(store_outbox_bump_range(f->st, range[0], range[1], 5, over, 1), 1);
+    assert_int_equal(sql_int(f->db, "SELECT retries FROM outbox WHERE op_id='phone:3'"), 6);
+    assert_counts_true(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_settings_memo_follows_writes_and_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_changed_behind_the_back_need_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_memo_equals_sqlite_through_every_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_out3_batch_range_bump, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
