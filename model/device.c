@@ -74,6 +74,7 @@ static int load_tables(struct device *d)
 static int load_settings(struct device *d)
 {
     int64_t v;
+    if (store_preload(d->st) != 0) return -1;   /* one query for what follows */
     if (store_get_text(d->st, "user", d->user, sizeof d->user) == 1
         && store_get_text(d->st, "token", d->token, sizeof d->token) == 1)
         d->session = true;

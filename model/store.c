@@ -13,7 +13,7 @@
 #include <string.h>
 
 enum {
-    Q_GET_SET, Q_SET_SET, Q_DEL_SET, Q_TABLES, Q_ADD_TABLE, Q_SAVE_PROG, Q_GET_ROW,
+    Q_GET_SET, Q_ALL_SET, Q_SET_SET, Q_DEL_SET, Q_TABLES, Q_ADD_TABLE, Q_SAVE_PROG, Q_GET_ROW,
     Q_PUT_ROW, Q_PUT_NEWER, Q_SET_BASE, Q_OB_APPEND, Q_OB_BATCH, Q_OB_MAX, Q_OB_COUNT, Q_OB_PENDING,
     Q_OB_REMOVE, Q_OB_BUMP, Q_OB_OVER, Q_DL_INSERT, Q_DL_COUNT, Q_ROWS_ALL, Q_OPS, Q_DL_ROW,
     Q_OB_GET, Q_CF_ADD, Q_CF_COUNT, Q_CF_COUNT_OPEN, Q_CF_OPEN, Q_CF_LIST, Q_CF_RESOLVE,
@@ -47,6 +47,7 @@ struct store {
     sqlite3_stmt *q[Q_COUNT];
     int nset;
     struct memo_setting set[MEMO_SETTINGS];
+    bool all_known;                  /* set[] holds every setting (store_preload) */
     bool count_ok[MC_COUNT];
     int64_t count[MC_COUNT];
     bool nested;                     /* store_nested */
@@ -62,6 +63,7 @@ void store_nested(struct store *s, bool on)
 void store_forget(struct store *s)
 {
     s->nset = 0;
+    s->all_known = false;
     memset(s->count_ok, 0, sizeof s->count_ok);
 }
 
@@ -77,7 +79,11 @@ static struct memo_setting *memo_find(struct store *s, const char *key)
 static struct memo_setting *memo_slot(struct store *s, const char *key)
 {
     struct memo_setting *m = memo_find(s, key);
-    if (m || strlen(key) >= MEMO_KEY || s->nset == MEMO_SETTINGS) return m;
+    if (m) return m;
+    if (strlen(key) >= MEMO_KEY || s->nset == MEMO_SETTINGS) {
+        s->all_known = false;   /* a setting it cannot hold */
+        return NULL;
+    }
     m = &s->set[s->nset++];
     str_copy(m->key, sizeof m->key, key);
     return m;
@@ -93,7 +99,11 @@ static void memo_text(struct store *s, const char *key, const char *v)
 {
     struct memo_setting *m = memo_slot(s, key);
     if (!m) return;
-    if (strlen(v) >= MEMO_TEXT) { *m = s->set[--s->nset]; return; }   /* too long: forget it */
+    if (strlen(v) >= MEMO_TEXT) {   /* too long: forget it */
+        *m = s->set[--s->nset];
+        s->all_known = false;
+        return;
+    }
     m->kind = MK_TEXT;
     str_copy(m->text, sizeof m->text, v);
 }
@@ -102,6 +112,15 @@ static void memo_absent(struct store *s, const char *key)
 {
     struct memo_setting *m = memo_slot(s, key);
     if (m) m->kind = MK_ABSENT;
+}
+
+/* What the memo knows of key: its entry, an absent one when every setting
+ * is known and key is not among them, or NULL (ask SQLite). */
+static const struct memo_setting *memo_get(struct store *s, const char *key)
+{
+    static const struct memo_setting absent = { .kind = MK_ABSENT };
+    const struct memo_setting *m = memo_find(s, key);
+    return m || !s->all_known ? m : &absent;
 }
 
 /* A known count moved by d (no effect on an unknown one). */
@@ -130,6 +149,7 @@ static const char *const schema_v1 =
 
 static const char *const sql[Q_COUNT] = {
     [Q_GET_SET] = "SELECT v FROM settings WHERE k=?1",
+    [Q_ALL_SET] = "SELECT k, v FROM settings",
     [Q_SET_SET] = "INSERT INTO settings(k,v) VALUES(?1,?2) ON CONFLICT(k) DO UPDATE SET v=excluded.v",
     [Q_DEL_SET] = "DELETE FROM settings WHERE k=?1",
     [Q_TABLES] = "SELECT name, ro, strategy, dl_done, dl_after, dl_rows, dl_total FROM synced_tables ORDER BY pos",
@@ -340,9 +360,31 @@ static int setting_read(struct store *s, const char *key, sqlite3_stmt **out)
     return 1;
 }
 
+int store_preload(struct store *s)
+{
+    store_forget(s);
+    sqlite3_stmt *st = q(s, Q_ALL_SET);
+    if (!st) return -1;
+    bool complete = true;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        if (!k) { complete = false; continue; }
+        if (sqlite3_column_type(st, 1) == SQLITE_INTEGER)
+            memo_int(s, k, sqlite3_column_int64(st, 1));
+        else if (sqlite3_column_type(st, 1) == SQLITE_TEXT)
+            memo_text(s, k, (const char *)sqlite3_column_text(st, 1));
+        if (!memo_find(s, k)) complete = false;   /* too long, too many, other type */
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) { store_forget(s); return -1; }
+    s->all_known = complete;
+    return 0;
+}
+
 int store_get_int(struct store *s, const char *key, int64_t *v)
 {
-    const struct memo_setting *m = memo_find(s, key);
+    const struct memo_setting *m = memo_get(s, key);
     if (m && m->kind == MK_ABSENT) return 0;
     if (m && m->kind == MK_INT) { *v = m->i; return 1; }
     sqlite3_stmt *st = NULL;
@@ -354,7 +396,7 @@ int store_get_int(struct store *s, const char *key, int64_t *v)
 int store_get_text(struct store *s, const char *key, char *buf, size_t n)
 {
     SS_ASSERT(n > 0);
-    const struct memo_setting *m = memo_find(s, key);
+    const struct memo_setting *m = memo_get(s, key);
     if (m && m->kind == MK_ABSENT) return 0;
     if (m && m->kind == MK_TEXT) { str_copy(buf, n, m->text); return 1; }
     sqlite3_stmt *st = NULL;
@@ -369,7 +411,7 @@ int store_get_text(struct store *s, const char *key, char *buf, size_t n)
 
 int store_set_int(struct store *s, const char *key, int64_t v)
 {
-    const struct memo_setting *m = memo_find(s, key);
+    const struct memo_setting *m = memo_get(s, key);
     if (m && m->kind == MK_INT && m->i == v) return 0;   /* already so */
     sqlite3_stmt *st = q(s, Q_SET_SET);
     if (!st) return -1;
@@ -382,7 +424,7 @@ int store_set_int(struct store *s, const char *key, int64_t v)
 
 int store_set_text(struct store *s, const char *key, const char *v)
 {
-    const struct memo_setting *m = memo_find(s, key);
+    const struct memo_setting *m = memo_get(s, key);
     if (m && m->kind == MK_TEXT && strcmp(m->text, v) == 0) return 0;
     sqlite3_stmt *st = q(s, Q_SET_SET);
     if (!st) return -1;
@@ -395,7 +437,7 @@ int store_set_text(struct store *s, const char *key, const char *v)
 
 int store_del(struct store *s, const char *key)
 {
-    const struct memo_setting *m = memo_find(s, key);
+    const struct memo_setting *m = memo_get(s, key);
     if (m && m->kind == MK_ABSENT) return 0;
     sqlite3_stmt *st = q(s, Q_DEL_SET);
     if (!st) return -1;

@@ -40,6 +40,9 @@ const char *store_errmsg(struct store *s);
  * stays the truth; a rollback or a failed statement forgets them). Call
  * this when the database was changed behind the store's back. */
 void store_forget(struct store *s);
+/* Forgets, then reads every setting in one query: a key the memo then does
+ * not hold is known to be absent (a start-up reads most of them). 0 / -1. */
+int store_preload(struct store *s);
 
 int store_begin(struct store *s);
 int store_commit(struct store *s);

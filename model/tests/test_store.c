@@ -178,6 +178,47 @@ static void test_counts_memo_equals_sqlite_through_every_change(void **state)
     row_free(&r);
 }
 
+/* store_preload: after it, a key the memo lacks is absent — unless some
+ * setting could not be remembered, which must then still be read whole. */
+static void test_preload_knows_absence_only_when_complete(void **state)
+{
+    struct fx *f = *state;
+    int64_t v = 0;
+    char buf[400];
+    assert_int_equal(store_set_int(f->st, "cursor", 7), 0);
+    assert_int_equal(store_set_text(f->st, "user", "alice"), 0);
+    assert_int_equal(store_preload(f->st), 0);
+    assert_int_equal(store_get_int(f->st, "cursor", &v), 1);
+    assert_int_equal(v, 7);
+    assert_int_equal(store_get_text(f->st, "user", buf, sizeof buf), 1);
+    assert_string_equal(buf, "alice");
+    assert_int_equal(store_get_int(f->st, "hlc", &v), 0);
+    assert_int_equal(store_del(f->st, "holder"), 0);
+    /* a value too long for the memo: preload is not complete */
+    char longv[300];
+    memset(longv, 'x', sizeof longv - 1);
+    longv[sizeof longv - 1] = 0;
+    assert_int_equal(store_set_text(f->st, "token", longv), 0);
+    assert_int_equal(store_preload(f->st), 0);
+    assert_int_equal(store_get_text(f->st, "token", buf, sizeof buf), 1);
+    assert_string_equal(buf, longv);
+    /* complete again without it; then a long value written afterwards is
+     * not taken for absent either */
+    assert_int_equal(store_del(f->st, "token"), 0);
+    assert_int_equal(store_preload(f->st), 0);
+    assert_int_equal(store_get_text(f->st, "token", buf, sizeof buf), 0);
+    assert_int_equal(store_set_text(f->st, "token", longv), 0);
+    assert_int_equal(store_get_text(f->st, "token", buf, sizeof buf), 1);
+    assert_string_equal(buf, longv);
+    /* and a rollback forgets what preload knew */
+    assert_int_equal(store_preload(f->st), 0);
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_set_int(f->st, "hlc", 5), 0);
+    store_rollback(f->st);
+    assert_int_equal(store_get_int(f->st, "hlc", &v), 0);
+    assert_int_equal(sql_int(f->db, "SELECT COUNT(*) FROM settings WHERE k='hlc'"), 0);
+}
+
 /* OUT-3: a batch is a seq range; a transport failure counts one attempt on
  * every item of it still in the outbox, and on nothing else. */
 static void test_out3_batch_range_bump(void **state)
@@ -219,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_settings_memo_follows_writes_and_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_changed_behind_the_back_need_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_memo_equals_sqlite_through_every_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preload_knows_absence_only_when_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out3_batch_range_bump, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
