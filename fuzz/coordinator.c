@@ -395,6 +395,12 @@ static void fuzz_setup(void)
     sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     if (sqlite3_open(":memory:", &H.db) != SQLITE_OK) fail("SETUP", "sqlite3_open");
+    /* Small pages: every input runs inside one transaction with the store's
+     * units of work as savepoints, so each first touch of a page copies it
+     * into the in-memory journal; 1 KiB pages made an input 8 % cheaper.
+     * The engine's logic does not see the page size. */
+    if (sqlite3_exec(H.db, "PRAGMA page_size=1024", NULL, NULL, NULL) != SQLITE_OK)
+        fail("SETUP", "page_size: %s", sqlite3_errmsg(H.db));
     /* The schema, created once, and the one device of the process. */
     H.env.observe = NULL;
     H.env.emit = NULL;
