@@ -320,10 +320,41 @@ static size_t encoded_size(const struct row *r)
     return bad || bytes > ROW_HARD_BYTES ? 0 : n;
 }
 
-static uint8_t *put_uint(uint8_t *w, uint64_t v, int width)
+/* Big-endian stores and loads of 1, 2 or 8 bytes. Widths are constants at
+ * every call, so these fold to a byte swap and one move: the byte loops
+ * they replace were a twentieth of a swarm run. */
+static inline void store_be(uint8_t *w, uint64_t v, int width)
 {
-    for (int i = 0; i < width; i++)
-        w[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
+    if (width == 1) { w[0] = (uint8_t)v; return; }
+    if (width == 2) { w[0] = (uint8_t)(v >> 8); w[1] = (uint8_t)v; return; }
+    SS_ASSERT(width == 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+    memcpy(w, &v, 8);
+#else
+    for (int i = 0; i < 8; i++) w[i] = (uint8_t)(v >> (8 * (7 - i)));
+#endif
+}
+
+static inline uint64_t load_be(const uint8_t *p, int width)
+{
+    if (width == 1) return p[0];
+    if (width == 2) return (uint64_t)p[0] << 8 | p[1];
+    SS_ASSERT(width == 8);
+    uint64_t v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, p, 8);
+    v = __builtin_bswap64(v);
+#else
+    v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+#endif
+    return v;
+}
+
+static inline uint8_t *put_uint(uint8_t *w, uint64_t v, int width)
+{
+    store_be(w, v, width);
     return w + width;
 }
 
@@ -376,15 +407,13 @@ struct dec {
     int failed;
 };
 
-static uint64_t get_uint(struct dec *d, int width)
+static inline uint64_t get_uint(struct dec *d, int width)
 {
-    uint64_t v = 0;
     if (d->failed || d->n - d->off < (size_t)width) {
         d->failed = 1;
         return 0;
     }
-    for (int i = 0; i < width; i++)
-        v = (v << 8) | d->p[d->off + (size_t)i];
+    uint64_t v = load_be(d->p + d->off, width);
     d->off += (size_t)width;
     return v;
 }
