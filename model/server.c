@@ -121,6 +121,11 @@ struct srv {
     /* srv_batch_begin … srv_batch_end: the rows written, for the observer
      * after the COMMIT */
     bool batch;
+    /* handle_push: the batch's sequences come from memory, read once and
+     * stored once (an upsert with RETURNING per applied row was 7 % of the
+     * engine's time per change) */
+    bool seq_rsv_on;
+    uint64_t seq_rsv;
     int npend, cappend;
     struct srv_pending {
         char user[NAME_MAX_LEN + 1];
@@ -730,7 +735,9 @@ static int push_commit(struct srv *s, const char *user, struct decision *d, stru
     res->reason = d->reason;
     res->concurrent = d->outcome == PUSH_REJECTED ? false : d->concurrent;
     if (d->outcome == PUSH_APPLIED) {
-        if (seq_next(s, user, &d->next.seq) != 0 || row_store(s, user, &d->next, !have) != 0)
+        if (s->seq_rsv_on) d->next.seq = ++s->seq_rsv;
+        else if (seq_next(s, user, &d->next.seq) != 0) return -1;
+        if (row_store(s, user, &d->next, !have) != 0)
             return -1;
         res->row = d->next;   /* moved */
         memset(&d->next, 0, sizeof d->next);
@@ -855,10 +862,17 @@ static int handle_push(struct srv *s, const struct srv_auth *a, const struct wir
         return WS_SERVER;
     }
     int rc = tx_begin(s, true);
+    uint64_t first = 0;
+    if (rc == 0) rc = seq_get(s, a->user, &first);
+    s->seq_rsv = first;
+    s->seq_rsv_on = rc == 0;
     for (int i = 0; i < n && rc == 0; i++) {
         out->nresults = i + 1;
         rc = push_one(s, a, &in->items[i], &out->results[i], &fresh[i]);
     }
+    s->seq_rsv_on = false;
+    if (rc == 0 && s->seq_rsv != first)
+        rc = seq_set(s, a->user, s->seq_rsv);   /* SRV-1: inside the batch's transaction */
     if (rc == 0)
         rc = tx_commit(s);
     if (rc != 0) {

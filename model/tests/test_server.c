@@ -278,6 +278,20 @@ static void test_srv1_result_per_item_and_next_sequence(void **state)
     assert_string_equal(f->obs[2].op, "phone:3");
     assert_int_equal(f->obs[2].seq, 3);
     wire_msg_free(&resp);
+    /* A batch takes its sequences in memory and stores the last once: the
+     * next writer, a server write and another batch, continue from it. */
+    swrite(f, "alice", "customers", "c9", "name", "Srv", false);   /* seq 4 */
+    item(&it[0], "tablet:1", "customers", "c3", 0, T0 + 4, "tablet", 1, "name=Cy");
+    item(&it[1], "tablet:2", "customers", "c1", 1, T0 + 5, "tablet", 2, "name=Ann2");
+    push(f, f->tablet, it, 2, &resp);
+    assert_int_equal(resp.results[0].row.seq, 5);
+    assert_int_equal(resp.results[1].row.seq, 6);
+    row_free(&it[0].row);
+    row_free(&it[1].row);
+    wire_msg_free(&resp);
+    assert_int_equal(srv_user_seq(f->s, "alice"), 6);
+    swrite(f, "alice", "customers", "c9", "name", "Srv2", false);
+    assert_int_equal(srv_user_seq(f->s, "alice"), 7);
 }
 
 /* ---- SRV-2 ---- */
