@@ -440,86 +440,118 @@ static void get_stamp(struct dec *d, struct stamp *st)
     st->seq = get_uint(d, 8);
 }
 
-/* A string of min..max bytes with no NUL, copied into the row's block at
- * *cursor (NULL on malformed input). */
-static char *get_packed_string(struct dec *d, size_t min, size_t max, char **cursor)
+/* A string of min..max bytes with no NUL: its length, with *at pointing to
+ * it in the input (0 with d->failed on malformed input). */
+static size_t scan_string(struct dec *d, size_t min, size_t max, const uint8_t **at)
 {
     size_t n = (size_t)get_uint(d, 2);
     if (d->failed || n < min || n > max || d->n - d->off < n ||
         memchr(d->p + d->off, '\0', n) != NULL) {
         d->failed = 1;
-        return NULL;
+        return 0;
     }
-    char *s = pack_str(cursor, (const char *)d->p + d->off, n);
+    *at = d->p + d->off;
     d->off += n;
-    return s;
+    return n;
 }
 
-/* Appends one field into the slot r->fields[r->nfields] (preallocated);
- * names must strictly increase: sorted, no duplicates. */
-static int get_field(struct dec *d, struct row *r, size_t *total, char **cursor)
+/* Bytewise order of two NUL-free strings given by length (strcmp's). */
+static int bytes_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 {
-    struct row_field *f = &r->fields[r->nfields];
-    f->name = get_packed_string(d, 1, ROW_FIELD_NAME_MAX, cursor);
-    f->value = get_packed_string(d, 0, ROW_VALUE_MAX, cursor);
-    get_stamp(d, &f->st);
-    r->nfields++;  /* the block is freed whole: a half-read field is harmless */
-    if (d->failed)
-        return -1;
-    SS_ASSERT(f->name != NULL && f->value != NULL);
-    if (r->nfields > 1 && strcmp(r->fields[r->nfields - 2].name, f->name) >= 0)
-        return -1;
-    *total += strlen(f->name) + strlen(f->value);
-    return *total > ROW_HARD_BYTES ? -1 : 0;
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c != 0 ? c : an < bn ? -1 : an > bn;
 }
 
-static void skip_string(struct dec *d)
+/* Checks nfields fields from d on (lengths, no NUL, names strictly
+ * increasing, the byte cap) and leaves d after them. Returns the bytes their
+ * names and values take with their NULs, or 0 when they are malformed. */
+static size_t scan_fields(struct dec *d, int nfields)
 {
-    size_t n = (size_t)get_uint(d, 2);
-    if (d->failed || d->n - d->off < n) d->failed = 1;
-    else d->off += n;
-}
-
-/* Bytes the names and values of nfields fields take with their NULs, read
- * ahead without checking them (get_field does), or 0 when the input ends
- * first. */
-static size_t measure_fields(const struct dec *from, int nfields)
-{
-    struct dec d = *from;
-    size_t bytes = 0;
-    for (int i = 0; i < nfields && !d.failed; i++) {
-        for (int k = 0; k < 2; k++) {   /* name, value */
-            size_t at = d.off;
-            skip_string(&d);
-            bytes += d.off - at - 2 + 1;
-        }
-        get_uint(&d, 8);
-        skip_string(&d);
-        get_uint(&d, 8);
+    const uint8_t *prev = NULL, *name, *other;
+    size_t prev_len = 0, total = 0, bytes = 0;
+    for (int i = 0; i < nfields; i++) {
+        size_t nl = scan_string(d, 1, ROW_FIELD_NAME_MAX, &name);
+        size_t vl = scan_string(d, 0, ROW_VALUE_MAX, &other);
+        get_uint(d, 8);
+        scan_string(d, 0, NAME_MAX_LEN, &other);   /* the stamp's writer */
+        get_uint(d, 8);
+        if (d->failed || (prev && bytes_cmp(prev, prev_len, name, nl) >= 0))
+            return 0;   /* malformed, or names unsorted or repeated */
+        prev = name;
+        prev_len = nl;
+        total += nl + vl;
+        if (total > ROW_HARD_BYTES)
+            return 0;
+        bytes += nl + vl + 2;
     }
-    return d.failed ? 0 : bytes;
+    return bytes;
+}
+
+/* Copies fields that scan_fields accepted into r's packed block. */
+static void copy_fields(struct dec *d, struct row *r, int nfields, char *cur)
+{
+    for (int i = 0; i < nfields; i++) {
+        struct row_field *f = &r->fields[i];
+        size_t n = (size_t)get_uint(d, 2);
+        f->name = pack_str(&cur, (const char *)d->p + d->off, n);
+        d->off += n;
+        n = (size_t)get_uint(d, 2);
+        f->value = pack_str(&cur, (const char *)d->p + d->off, n);
+        d->off += n;
+        get_stamp(d, &f->st);
+    }
+    SS_ASSERT(!d->failed);
+    r->nfields = nfields;
 }
 
 static int get_fields(struct dec *d, struct row *r, int nfields)
 {
-    size_t total = 0;
     SS_ASSERT(nfields > 0 && nfields <= ROW_HARD_FIELDS);
-    /* Bounded by the caller (a count larger than the bytes left is refused
-     * before this allocation) and by measure_fields (strings the input
-     * really holds). */
-    size_t strings = measure_fields(d, nfields);
-    char *cur, *end;
+    /* Checked whole before anything is allocated; the count was bounded by
+     * the caller (a count larger than the bytes left is refused). */
+    struct dec probe = *d;
+    size_t strings = scan_fields(&probe, nfields);
+    char *cur;
     if (strings == 0 || (r->fields = pack_alloc(nfields, strings, &cur)) == NULL)
         return -1;
     r->packed = true;
-    end = cur + strings;
-    for (int i = 0; i < nfields; i++) {
-        if (get_field(d, r, &total, &cur) != 0)
-            return -1;
-        SS_ASSERT(cur <= end);
-    }
-    SS_ASSERT(cur == end);
+    copy_fields(d, r, nfields, cur);
+    SS_ASSERT(d->off == probe.off);
     return 0;
+}
+
+/* The row's header (everything but its fields), shared by both decoders.
+ * Returns the field count, or -1. */
+static long get_header(struct dec *d, struct row *r)
+{
+    memset(r, 0, sizeof *r);
+    get_string(d, r->table, 1, NAME_MAX_LEN);
+    get_string(d, r->id, 1, ROW_ID_MAX);
+    uint64_t flags = get_uint(d, 1);
+    get_stamp(d, &r->st);
+    get_stamp(d, &r->del_st);
+    r->seq = get_uint(d, 8);
+    uint64_t nf = get_uint(d, 2);
+    /* A field takes at least 2+1 + 2 + 8+2+8 = 23 bytes: a count the input
+     * cannot hold is refused before allocating for it. */
+    if (d->failed || (flags & ~(uint64_t)ROW_FLAG_DELETED) != 0 || nf > ROW_HARD_FIELDS ||
+        nf * 23 > d->n - d->off)
+        return -1;
+    r->deleted = (flags & ROW_FLAG_DELETED) != 0;
+    return (long)nf;
+}
+
+long row_decode_keys(const uint8_t *p, size_t n, struct row *r)
+{
+    SS_ASSERT(r != NULL);
+    SS_ASSERT(p != NULL || n == 0);
+    struct dec d = { p, n, 0, 0 };
+    long nf = get_header(&d, r);
+    if (nf < 0 || (nf > 0 && scan_fields(&d, (int)nf) == 0)) {
+        memset(r, 0, sizeof *r);
+        return -1;
+    }
+    return (long)d.off;
 }
 
 long row_decode(const uint8_t *p, size_t n, struct row *r)
@@ -527,27 +559,13 @@ long row_decode(const uint8_t *p, size_t n, struct row *r)
     SS_ASSERT(r != NULL);
     SS_ASSERT(p != NULL || n == 0);
     struct dec d = { p, n, 0, 0 };
-    memset(r, 0, sizeof *r);
-    get_string(&d, r->table, 1, NAME_MAX_LEN);
-    get_string(&d, r->id, 1, ROW_ID_MAX);
-    uint64_t flags = get_uint(&d, 1);
-    get_stamp(&d, &r->st);
-    get_stamp(&d, &r->del_st);
-    r->seq = get_uint(&d, 8);
-    uint64_t nf = get_uint(&d, 2);
-    /* A field takes at least 2+1 + 2 + 8+2+8 = 23 bytes: a count the input
-     * cannot hold is refused before allocating for it. */
-    if (d.failed || (flags & ~(uint64_t)ROW_FLAG_DELETED) != 0 || nf > ROW_HARD_FIELDS ||
-        nf * 23 > d.n - d.off)
-        goto bad;
-    r->deleted = (flags & ROW_FLAG_DELETED) != 0;
-    if (nf > 0 && get_fields(&d, r, (int)nf) != 0)
-        goto bad;
+    long nf = get_header(&d, r);
+    if (nf < 0 || (nf > 0 && get_fields(&d, r, (int)nf) != 0)) {
+        row_free(r);
+        return -1;
+    }
     SS_ASSERT(r->nfields == (int)nf && d.off <= n);
     return (long)d.off;
-bad:
-    row_free(r);
-    return -1;
 }
 
 /* ---- text ---- */

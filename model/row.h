@@ -54,6 +54,10 @@ bool row_equal(const struct row *a, const struct row *b, bool with_stamps);
  * or -1 on malformed input (r is then freed/empty). */
 int row_encode(const struct row *r, uint8_t **buf, size_t *len, size_t *cap);
 long row_decode(const uint8_t *p, size_t n, struct row *r);
+/* The same checks as row_decode, but r gets the header only (table, id,
+ * flags, stamps, seq; no fields, nothing to free): for readers that need a
+ * row's identity, like the simulator's checkers. */
+long row_decode_keys(const uint8_t *p, size_t n, struct row *r);
 
 /* Names of the fields whose values differ between a and b, comma-separated
  * in name order of a then b (CONF-3 `fields`); truncated to n-1 bytes. */

@@ -278,6 +278,7 @@ struct wdec {
     size_t n, off;
     struct wire_err *err;
     int failed;
+    bool keys_only;   /* wire_decode_keys */
 };
 
 /* Records the first failure only: later ones are consequences of it. */
@@ -353,7 +354,8 @@ static void r_row(struct wdec *d, struct row *r, const char *what)
     SS_ASSERT(r != NULL && d->off <= d->n);
     if (d->failed)
         return;
-    long used = row_decode(d->p + d->off, d->n - d->off, r);
+    long used = d->keys_only ? row_decode_keys(d->p + d->off, d->n - d->off, r)
+                             : row_decode(d->p + d->off, d->n - d->off, r);
     if (used < 0) {
         fail(d, d->off, what, "a malformed row");
         return;
@@ -549,11 +551,12 @@ static void dec_header(struct wdec *d, struct wire_msg *m)
     m->req_id = r_uint(d, 8, "a request id");
 }
 
-int wire_decode(const uint8_t *p, size_t n, struct wire_msg *m, struct wire_err *err)
+static int decode(const uint8_t *p, size_t n, struct wire_msg *m, struct wire_err *err,
+                  bool keys_only)
 {
     SS_ASSERT(m != NULL && err != NULL);
     SS_ASSERT(p != NULL || n == 0);
-    struct wdec d = { p, n, 0, err, 0 };
+    struct wdec d = { p, n, 0, err, 0, keys_only };
     memset(m, 0, sizeof *m);
     memset(err, 0, sizeof *err);
     dec_header(&d, m);
@@ -570,6 +573,16 @@ int wire_decode(const uint8_t *p, size_t n, struct wire_msg *m, struct wire_err 
     }
     SS_ASSERT(d.off == n);
     return 0;
+}
+
+int wire_decode(const uint8_t *p, size_t n, struct wire_msg *m, struct wire_err *err)
+{
+    return decode(p, n, m, err, false);
+}
+
+int wire_decode_keys(const uint8_t *p, size_t n, struct wire_msg *m, struct wire_err *err)
+{
+    return decode(p, n, m, err, true);
 }
 
 int wire_peek(const uint8_t *p, size_t n, enum wire_type *type, uint64_t *req_id)

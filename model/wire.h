@@ -105,6 +105,9 @@ void wire_msg_free(struct wire_msg *m);
 int wire_encode(const struct wire_msg *m, uint8_t **out, size_t *len);
 /* 0, or -1 with *err filled; m is always left freeable. */
 int wire_decode(const uint8_t *p, size_t n, struct wire_msg *m, struct wire_err *err);
+/* wire_decode with every check, but each row carries its header only
+ * (row_decode_keys: no fields): what the simulator's checkers read. */
+int wire_decode_keys(const uint8_t *p, size_t n, struct wire_msg *m, struct wire_err *err);
 /* Peek the req_id and type of a frame without decoding it all (-1: too short). */
 int wire_peek(const uint8_t *p, size_t n, enum wire_type *type, uint64_t *req_id);
 

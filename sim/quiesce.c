@@ -80,7 +80,7 @@ void guard_snapshot(struct sdev *d, const uint8_t *msg, size_t len)
     if (!any) return;
     struct wire_msg m;
     struct wire_err err;
-    if (wire_decode(msg, len, &m, &err) != 0) return;
+    if (wire_decode_keys(msg, len, &m, &err) != 0) return;
     for (int i = 0; i < m.nrows; i++) guard_add(d, m.rows[i].table, m.rows[i].id);
     for (int i = 0; i < m.nresults; i++)
         if (m.results[i].has_row) guard_add(d, m.results[i].row.table, m.results[i].row.id);

@@ -91,7 +91,7 @@ static void env_send(void *ctx, const uint8_t *msg, size_t len)
     if (dead(d)) return;
     struct wire_msg m;
     struct wire_err err;
-    if (wire_decode(msg, len, &m, &err) == 0) {
+    if (wire_decode_keys(msg, len, &m, &err) == 0) {
         bool push = m.type == WIRE_PUSH_REQ;
         if (push) d->push_reqs++; else d->pull_reqs++;
         if (m.type == WIRE_PULL_REQ) d->pull_sent_step = w->steps;
@@ -454,7 +454,7 @@ static void step_to_server(struct world *w, struct step *s)
         }
         struct wire_msg m;
         struct wire_err err;
-        if (wire_decode(resp, rlen, &m, &err) == 0) {
+        if (wire_decode_keys(resp, rlen, &m, &err) == 0) {
             trace_line(&w->trace, w->now, "server", "answer %s status=%d", d->spec.name, m.status);
             check_response(w, d->user, &m);
         } else {

@@ -302,6 +302,26 @@ static void test_encode_refuses_unnamed(void **state)
 }
 
 /* Every strict prefix of a valid encoding is malformed. */
+/* row_decode, after checking that row_decode_keys accepts exactly the same
+ * bytes and reads the same header. */
+static long decode_both(const uint8_t *p, size_t n, struct row *r)
+{
+    struct row k;
+    long used_keys = row_decode_keys(p, n, &k);
+    long used = row_decode(p, n, r);
+    assert_int_equal(used_keys, used);
+    assert_int_equal(k.nfields, 0);
+    assert_null(k.fields);
+    if (used >= 0) {
+        assert_string_equal(k.table, r->table);
+        assert_string_equal(k.id, r->id);
+        assert_int_equal(k.seq, r->seq);
+        assert_int_equal(k.deleted, r->deleted);
+        assert_int_equal(stamp_cmp(&k.st, &r->st), 0);
+    }
+    return used;
+}
+
 static void test_decode_every_prefix_fails(void **state)
 {
     (void)state;
@@ -314,7 +334,7 @@ static void test_decode_every_prefix_fails(void **state)
         uint8_t *copy = malloc(n ? n : 1);  /* exact size: ASan sees overreads */
         assert_non_null(copy);
         memcpy(copy, buf, n);
-        assert_int_equal(row_decode(copy, n, &b), -1);
+        assert_int_equal(decode_both(copy, n, &b), -1);
         assert_int_equal(b.nfields, 0);
         assert_null(b.fields);
         free(copy);
@@ -365,33 +385,33 @@ static void test_decode_rejects_corruption(void **state)
     uint8_t p[256];
     struct row r;
     size_t n = hand_row(p, "a", "b", 0, 2);
-    assert_int_equal(row_decode(p, n, &r), (long)n);  /* the control case */
+    assert_int_equal(decode_both(p, n, &r), (long)n);  /* the control case */
     row_free(&r);
     n = hand_row(p, "b", "a", 0, 2);                    /* unsorted */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "a", 0, 2);                    /* duplicate */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "b", 0x02, 2);                 /* unknown flag bit */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "b", 0, 3);                    /* count past the data */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "b", 0, ROW_HARD_FIELDS + 1);  /* count past the cap */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "", 0, 2);                     /* empty field name */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "bc", 0, 2);
     p[n - 18 - 3 - 1] = 0;                              /* NUL inside a field name */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "b", 0, 2);
     p[2] = 0;                                           /* NUL inside the table name */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "b", 0, 2);
     p[0] = 0;
     p[1] = 0;                                           /* empty table name */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     n = hand_row(p, "a", "b", 0, 2);
     p[0] = 0xff;                                        /* table length 65280+ */
-    assert_int_equal(row_decode(p, n, &r), -1);
+    assert_int_equal(decode_both(p, n, &r), -1);
     assert_int_equal(r.nfields, 0);
 }
 
@@ -414,7 +434,7 @@ static void test_decode_fuzz_no_crash(void **state)
         for (int k = 0; k < flips; k++)
             copy[xs_next() % len] ^= (uint8_t)(1 + xs_next() % 255);
         size_t n = (size_t)(xs_next() % (len + 1));
-        long used = row_decode(copy, n, &b);
+        long used = decode_both(copy, n, &b);
         if (used >= 0) {
             uint8_t *re = NULL;
             size_t rlen = 0, rcap = 0;
@@ -433,7 +453,7 @@ static void test_decode_fuzz_no_crash(void **state)
         size_t n = (size_t)(xs_next() % sizeof junk);
         for (size_t i = 0; i < n; i++)
             junk[i] = (uint8_t)xs_next();
-        if (row_decode(junk, n, &b) >= 0)
+        if (decode_both(junk, n, &b) >= 0)
             row_free(&b);
     }
     free(copy);
