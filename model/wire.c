@@ -387,13 +387,13 @@ static int r_count(struct wdec *d, size_t min_size, const char *what)
     return (int)n;
 }
 
-static void *alloc_array(struct wdec *d, int n, size_t size)
+static void *alloc_array(struct wdec *d, int n, size_t size, bool zeroed)
 {
     SS_ASSERT(n >= -1 && n <= WIRE_MAX_ITEMS);
     SS_ASSERT(size > 0);
     if (d->failed || n <= 0)
         return NULL;
-    void *a = calloc((size_t)n, size);
+    void *a = zeroed ? calloc((size_t)n, size) : malloc((size_t)n * size);
     if (a == NULL)
         fail(d, d->off, "memory for the array", "none");
     return a;
@@ -404,7 +404,7 @@ static void dec_push_req(struct wdec *d, struct wire_msg *m)
     SS_ASSERT(m->type == WIRE_PUSH_REQ && m->items == NULL);
     r_str(d, m->token, 0, TOKEN_MAX, "token");
     int n = r_count(d, WIRE_ITEM_MIN, "item count");
-    m->items = alloc_array(d, n, sizeof *m->items);
+    m->items = alloc_array(d, n, sizeof *m->items, true);
     for (int i = 0; i < n && !d->failed; i++) {
         struct push_item *it = &m->items[i];
         m->nitems = i + 1;  /* freeable from here (row_decode empties on error) */
@@ -451,7 +451,7 @@ static void dec_push_resp(struct wdec *d, struct wire_msg *m)
 {
     SS_ASSERT(m->type == WIRE_PUSH_RESP && m->results == NULL);
     int n = r_count(d, WIRE_RESULT_MIN, "result count");
-    m->results = alloc_array(d, n, sizeof *m->results);
+    m->results = alloc_array(d, n, sizeof *m->results, true);
     for (int i = 0; i < n && !d->failed; i++) {
         m->nresults = i + 1;
         dec_result(d, &m->results[i]);
@@ -462,7 +462,9 @@ static void dec_rows_resp(struct wdec *d, struct wire_msg *m)
 {
     SS_ASSERT(m->type == WIRE_PULL_RESP || m->type == WIRE_PAGE_RESP);
     int n = r_count(d, WIRE_ROW_MIN, "row count");
-    m->rows = alloc_array(d, n, sizeof *m->rows);
+    /* Not zeroed: a row is counted in nrows only as r_row decodes into it,
+     * and decoding (or failing to) starts by emptying it. */
+    m->rows = alloc_array(d, n, sizeof *m->rows, false);
     for (int i = 0; i < n && !d->failed; i++) {
         m->nrows = i + 1;
         r_row(d, &m->rows[i], "row");
