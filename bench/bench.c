@@ -395,6 +395,7 @@ static int arg_int(int argc, char **argv, int i, int def)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    world_sqlite_single_thread();
     if (argc < 2) {
         fprintf(stderr, "usage: bench heap|changes|initial|scale|hunt …\n");
         return 2;

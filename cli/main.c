@@ -186,6 +186,7 @@ static int cmd_scenario(int argc, char **argv)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    world_sqlite_single_thread();
     if (argc < 2) return cli_usage_error("expected a command%s", "");
     const char *c = argv[1];
     if (strcmp(c, "run") == 0) return cmd_run(argc, argv, false);

@@ -295,6 +295,13 @@ static void setup_device(struct world *w, int i)
     add_user(w, d->spec.user);
 }
 
+void world_sqlite_single_thread(void)
+{
+    /* SQLITE_MISUSE once SQLite is initialised: then it stays serialised. */
+    (void)sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct world *world_new(const struct world_params *p, char *err, size_t errlen)
 {
     SS_ASSERT(p && p->ndev >= 0 && p->ndev <= WORLD_MAX_DEV);
